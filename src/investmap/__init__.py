@@ -1,0 +1,1 @@
+"""InvestMap: industrial-space and investment-promotion platform."""

@@ -1,0 +1,72 @@
+"""The REST API under /api/v1 (django-ninja). Each app contributes a router."""
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from investmap.core.models import ApiToken
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        user = ApiToken.authenticate(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class SessionCookie(APIKeyCookie):
+    """The browser session (CSRF-checked for unsafe methods)."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return user
+        return None
+
+
+api = NinjaAPI(
+    title="InvestMap API",
+    version="1",
+    description="Resource library, matching and projects of the InvestMap platform.",
+    auth=[BearerToken(), SessionCookie()],
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+class ApiError(HttpError):
+    """An error with a stable machine code, e.g. ApiError(404, 'not_found', msg)."""
+
+    def __init__(self, status: int, code: str, message: str, **extra):
+        super().__init__(status, message)
+        self.code = code
+        self.extra = extra
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    return api.create_response(request, {"code": exc.code, "message": str(exc), **exc.extra}, status=exc.status_code)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request, exc):
+    return api.create_response(request, {"code": "unauthorized", "message": _("Authentication required: log in or send 'Authorization: Bearer <token>'.")}, status=401)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    return api.create_response(request, {"code": "invalid", "message": _("The request is not valid."), "errors": exc.errors}, status=422)
+
+
+def _register_routers():
+    from investmap.resources.api import router as resources_router
+
+    api.add_router("/", resources_router)
+
+
+_register_routers()
