@@ -6,6 +6,7 @@ generator in the tests that need it.
 """
 
 import datetime as dt
+import functools
 import json
 
 import pytest
@@ -24,8 +25,14 @@ def square(lon, lat, size=0.01):
     return {"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]]}
 
 
+@functools.cache
+def _shape(geometry_text: str) -> dict:
+    # The fixture's geometries never change: measure each once per session.
+    return shape_fields([geometry_text])[0]
+
+
 def _shaped(model, geometry, **fields):
-    shape = shape_fields([geometry])[0]
+    shape = dict(_shape(json.dumps(geometry)))
     assert "error" not in shape, shape
     names = {f.name for f in model._meta.fields}
     obj = model(**fields, **{k: v for k, v in shape.items() if k in names})
@@ -33,6 +40,12 @@ def _shaped(model, geometry, **fields):
         obj.area_mu = mu(obj.area_m2)
     obj.save()
     return obj
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Argon2 is the production hasher (tested in tests/core); fixtures need not pay for it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

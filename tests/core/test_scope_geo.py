@@ -62,3 +62,18 @@ def test_fixture_areas_come_from_the_engine(district):
     # 0.002° × 0.002° at 31°N ≈ 222.6 m × 190.8 m
     assert 41_000 < p.area_m2 < 43_500
     assert abs(p.area_mu - p.area_m2 / geo.M2_PER_MU) < 1e-6
+
+
+def test_production_hasher_is_argon2():
+    from django.conf import settings as dj_settings
+    from django.test.utils import override_settings
+
+    # The autouse fixture swaps hashers for speed; the project's own setting is Argon2.
+    import investmap.settings as project_settings
+
+    assert project_settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    with override_settings(PASSWORD_HASHERS=project_settings.PASSWORD_HASHERS):
+        from django.contrib.auth.hashers import make_password
+
+        assert make_password("x" * 12).startswith("argon2$")
+    assert dj_settings.PASSWORD_HASHERS  # still configured after the override
