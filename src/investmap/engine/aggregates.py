@@ -9,26 +9,11 @@ children can never disagree.
 Nothing here masks: callers (resources.services.overview) decide what the
 viewer's scope may see.
 
-SQLite record store: the queries run in a helper process, never in the web
-process. DuckDB's sqlite extension carries its own copy of the SQLite library;
-two copies in one process do not see each other's POSIX locks, so DuckDB's
-copy believes it is the file's only user and resets the WAL index (-shm) that
-Django's connection has mapped: the web process then dies of SIGBUS on its
-next write (reproduced with a 40 MB WAL; https://sqlite.org/howtocorrupt.html
-§2.2, duckdb/duckdb-sqlite#82). Across processes the locks work as SQLite
-intends. PostgreSQL is attached in-process.
+The queries run through engine.connection.run(): on a SQLite record store in
+the engine's helper process (never in the web process; docs/adr/0004).
 """
 
-import multiprocessing
-import os
-import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-
-from django.conf import settings
-from django.db import connection as django_connection
-
-from .connection import RECORD_STORE, session, table
+from .connection import run, table
 
 # The filter and the child key of each level. Both are fixed strings chosen
 # here; the area id is always bound as a parameter.
@@ -106,74 +91,6 @@ def _params(sql: str, **values) -> dict:
     return {k: v for k, v in values.items() if f"${k}" in sql}
 
 
-# --- the helper process for a SQLite record store ------------------------------
-
-_pool: ProcessPoolExecutor | None = None
-_pool_pid: int | None = None
-_pool_lock = threading.Lock()
-_worker_con = None  # the helper process's DuckDB connection (sqlite extension loaded)
-
-
-def _executor() -> ProcessPoolExecutor:
-    """One helper process per web process, started on first use (spawned, not forked:
-    a fork would inherit this process's open SQLite descriptors and threads)."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
-            )
-            _pool_pid = os.getpid()
-        return _pool
-
-
-def _reset_executor() -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
-
-
-def _sqlite_figures(path: str, level: str, area_id, unit_id) -> dict:
-    """Runs in the helper process: attach the SQLite file read-only, query, detach."""
-    global _worker_con
-    import duckdb
-    import duckdb_extensions
-
-    if _worker_con is None:
-        con = duckdb.connect(":memory:")
-        con.execute("SET autoinstall_known_extensions = false")
-        con.execute("SET autoload_known_extensions = false")
-        duckdb_extensions.import_extension("sqlite", con=con)
-        con.execute("LOAD sqlite")
-        _worker_con = con
-    con = _worker_con
-    quoted = path.replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS {RECORD_STORE} (TYPE sqlite, READ_ONLY)")
-    try:
-        return _figures(con, level, area_id, unit_id)
-    finally:
-        # Detaching closes DuckDB's SQLite connections: no lock or read mark is held
-        # between requests.
-        con.execute(f"DETACH {RECORD_STORE}")
-
-
-def _run_sqlite(level, area_id, unit_id) -> dict:
-    if django_connection.in_atomic_block:
-        # The helper would not see this transaction's rows (as engine.session refuses).
-        raise RuntimeError("engine aggregates inside a transaction would miss its uncommitted rows")
-    path = str(settings.DATABASES["default"]["NAME"])
-    for attempt in (1, 2):
-        try:
-            return _executor().submit(_sqlite_figures, path, level, area_id, unit_id).result()
-        except BrokenProcessPool:
-            _reset_executor()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
 def area_figures(*, level: str, area_id: int | None, unit_id: int | None) -> dict:
     """Figures of one level and its children.
 
@@ -186,10 +103,7 @@ def area_figures(*, level: str, area_id: int | None, unit_id: int | None) -> dic
     """
     if level not in _LEVELS:
         raise ValueError(f"unknown level {level!r}")
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        return _run_sqlite(level, area_id, unit_id)
-    with session() as con:
-        return _figures(con, level, area_id, unit_id)
+    return run(_figures, level, area_id, unit_id)
 
 
 def _figures(con, level: str, area_id, unit_id) -> dict:

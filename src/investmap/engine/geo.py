@@ -17,10 +17,19 @@ def measure(geojsons: list[str]) -> list[dict]:
     if not geojsons:
         return []
     with session(attach=False) as con:
-        load_rows(con, "g_in", [{"i": i, "g": g} for i, g in enumerate(geojsons)], {"i": "INTEGER", "g": "VARCHAR"})
+        load_rows(
+            con,
+            "g_in",
+            [{"i": i, "g": g} for i, g in enumerate(geojsons)],
+            {"i": "INTEGER", "g": "VARCHAR"},
+        )
         con.execute("CREATE TEMP TABLE g AS SELECT i, TRY(ST_GeomFromGeoJSON(g)) AS geom FROM g_in")
-        lon0 = con.execute("SELECT avg(ST_X(ST_Centroid(geom))) FROM g WHERE geom IS NOT NULL").fetchone()[0]
-        lat0 = con.execute("SELECT avg(ST_Y(ST_Centroid(geom))) FROM g WHERE geom IS NOT NULL").fetchone()[0]
+        lon0 = con.execute(
+            "SELECT avg(ST_X(ST_Centroid(geom))) FROM g WHERE geom IS NOT NULL"
+        ).fetchone()[0]
+        lat0 = con.execute(
+            "SELECT avg(ST_Y(ST_Centroid(geom))) FROM g WHERE geom IS NOT NULL"
+        ).fetchone()[0]
         epsg = utm_epsg(lon0 or 121.0, lat0 or 31.0)
         rows = con.execute(
             f"""
@@ -44,21 +53,48 @@ def measure(geojsons: list[str]) -> list[dict]:
         elif empty:
             out.append({"valid": False, "reason": "empty geometry"})
         elif not valid:
-            out.append({"valid": False, "reason": "invalid geometry (self-intersecting or malformed rings)"})
+            out.append(
+                {
+                    "valid": False,
+                    "reason": "invalid geometry (self-intersecting or malformed rings)",
+                }
+            )
         else:
-            out.append({"valid": True, "reason": "", "area_m2": area, "lon": lon, "lat": lat, "simple": simple})
+            out.append(
+                {
+                    "valid": True,
+                    "reason": "",
+                    "area_m2": area,
+                    "lon": lon,
+                    "lat": lat,
+                    "simple": simple,
+                }
+            )
     return out
 
 
-def locate_points(points: list[tuple[float, float]], polygons: list[tuple[str, str]]) -> list[str | None]:
+def locate_points(
+    points: list[tuple[float, float]], polygons: list[tuple[str, str]]
+) -> list[str | None]:
     """For each (lon, lat), the key of the first polygon (key, GeoJSON) containing it."""
     if not points:
         return []
     with session(attach=False) as con:
-        load_rows(con, "pts", [{"i": i, "x": x, "y": y} for i, (x, y) in enumerate(points)],
-                  {"i": "INTEGER", "x": "DOUBLE", "y": "DOUBLE"})
-        load_rows(con, "polys_in", [{"k": k, "g": g} for k, g in polygons], {"k": "VARCHAR", "g": "VARCHAR"})
-        con.execute("CREATE TEMP TABLE polys AS SELECT k, ST_GeomFromGeoJSON(g) AS geom FROM polys_in")
+        load_rows(
+            con,
+            "pts",
+            [{"i": i, "x": x, "y": y} for i, (x, y) in enumerate(points)],
+            {"i": "INTEGER", "x": "DOUBLE", "y": "DOUBLE"},
+        )
+        load_rows(
+            con,
+            "polys_in",
+            [{"k": k, "g": g} for k, g in polygons],
+            {"k": "VARCHAR", "g": "VARCHAR"},
+        )
+        con.execute(
+            "CREATE TEMP TABLE polys AS SELECT k, ST_GeomFromGeoJSON(g) AS geom FROM polys_in"
+        )
         rows = con.execute(
             """
             SELECT p.i, min(q.k) FROM pts p
