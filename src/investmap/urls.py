@@ -1,4 +1,3 @@
-from django.conf.urls.i18n import i18n_patterns  # noqa: F401  (language is chosen by cookie, not URL)
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,4 +9,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("investmap.core.urls")),
     path("", include("investmap.resources.urls")),
+    path("", include("investmap.resources.urls_import")),
 ]
