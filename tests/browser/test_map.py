@@ -28,7 +28,7 @@ def test_login_page(page, live_server, users, shoot):
     expect(page.locator(".form-error")).to_be_visible()
 
 
-def test_map_layers_legend_and_drill_down(page, live_server, log_in, shoot):
+def test_map_layers_legend_and_drill_down(page, live_server, log_in, shoot, zh):
     log_in("leader")
 
     # Base map: both towns and the park, from /api/v1/map/towns and /parks.
@@ -46,7 +46,7 @@ def test_map_layers_legend_and_drill_down(page, live_server, log_in, shoot):
     )
     # Legend from /api/v1/meta/legend shows the parcel status labels.
     legend = page.locator("#legend-body")
-    for label in ("Available", "Idle", "In use"):
+    for label in (zh("Available"), zh("Idle"), zh("In use")):
         expect(legend).to_contain_text(label)
     # Parcels at district zoom come as aggregated cells (drawn as sized circles).
     wait_idle(page)
@@ -108,7 +108,7 @@ def test_map_layers_legend_and_drill_down(page, live_server, log_in, shoot):
     page.wait_for_function(
         "() => { const c = window.investmapMap.counts(); return c.pois.enabled && !c.pois.loading && c.pois.drawn === 2; }"
     )
-    expect(legend).to_contain_text("Metro station")
+    expect(legend).to_contain_text(zh("Metro station"))
     page.click("[data-poi-all='0']")
     page.wait_for_function(
         "() => { const c = window.investmapMap.counts(); return !c.pois.loading && c.pois.total === 0; }"
@@ -130,10 +130,10 @@ def test_map_starts_at_a_level_from_the_address(page, live_server, log_in, shoot
     shoot("map-town-masked", full_page=False)
 
 
-def test_admin_role_sees_the_friendly_403(page, live_server, log_in, shoot, no_script_errors):
+def test_admin_role_sees_the_friendly_403(page, live_server, log_in, shoot, no_script_errors, zh):
     log_in("sysadmin")
     expect(page.locator(".notice-page h1")).to_contain_text("no access to the resource library")
-    expect(page.locator(".mainnav a", has_text="Parcels")).to_have_count(0)
+    expect(page.locator(".mainnav a", has_text=zh("Parcels"))).to_have_count(0)
     shoot("403")
     # The browser reports the page's own 403 status as a console error: expected here.
     no_script_errors[:] = [e for e in no_script_errors if "status of 403" not in e]

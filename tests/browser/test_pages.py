@@ -24,7 +24,7 @@ def rows(page):
     return page.locator("#result-table tbody tr:not(:has(td.empty))")
 
 
-def test_list_pages_filter_export_and_map(page, live_server, log_in, shoot):
+def test_list_pages_filter_export_and_map(page, live_server, log_in, shoot, zh):
     log_in("bureau")
 
     # Parcels: three rows, a map of the results, then filter by status with htmx.
@@ -38,7 +38,7 @@ def test_list_pages_filter_export_and_map(page, live_server, log_in, shoot):
     before = page.evaluate(
         "() => performance.getEntriesByType('navigation').length + ':' + window.performance.timeOrigin"
     )
-    page.locator("label.check", has_text="Idle").click()
+    page.locator("label.check", has_text=zh("Idle")).click()
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first).to_contain_text("P-002")
     expect(page).to_have_url(re.compile(r"/parcels/\?status=idle$"))
@@ -88,7 +88,7 @@ def test_list_pages_filter_export_and_map(page, live_server, log_in, shoot):
     expect(rows(page)).to_have_count(3)
     page.wait_for_function(MAP_DRAWN, arg="list-map")
     shoot("list-pois")
-    page.locator("label.check", has_text="Hospital").click()
+    page.locator("label.check", has_text=zh("Hospital")).click()
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first).to_contain_text("西山医院")
 
@@ -135,12 +135,12 @@ def test_town_officer_sees_other_towns_masked(page, live_server, log_in, shoot):
     shoot("enterprise-masked")
 
 
-def test_record_pages(page, live_server, log_in, shoot):
+def test_record_pages(page, live_server, log_in, shoot, zh):
     log_in("leader")
 
     page.goto(f"{live_server.url}/parcels/P-001/")
     expect(page.locator("h1")).to_contain_text("科创园一号地块")
-    expect(page.locator("dd[data-key=status]")).to_contain_text("Available")
+    expect(page.locator("dd[data-key=status]")).to_contain_text(zh("Available"))
     expect(page.locator("#related-buildings tbody tr")).to_have_count(1)
     expect(page.locator("#related-enterprises")).to_contain_text("东湖新能源科技有限公司")
     expect(page.locator("#nearby")).to_contain_text("东湖站")

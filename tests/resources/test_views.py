@@ -75,13 +75,13 @@ def test_every_page_needs_login(client, db):
 
 
 @pytest.mark.parametrize("role", ["sysadmin", "auditor", "enterprise"])
-def test_roles_without_resource_access_get_a_friendly_403(login, role):
+def test_roles_without_resource_access_get_a_friendly_403(login, role, zh):
     c = login(role)
     for name, args in PAGES:
         r = c.get(reverse(name, args=args))
         assert r.status_code == 403, name
     html = text(c.get(reverse("parcel-list")))
-    assert "Your role has no access to the resource library" in html
+    assert zh("Your role has no access to the resource library") in html
     # Their nav offers no resource pages.
     assert f'href="{reverse("parcel-list")}"' not in html
 
@@ -150,7 +150,7 @@ def test_every_page_renders_for_the_district_leader(login):
     assert 'class="popup"' in html and reverse("enterprise-detail", args=[E1]) in html
 
 
-def test_unknown_codes_are_404(login):
+def test_unknown_codes_are_404(login, zh):
     c = login("leader")
     for name, args in [
         ("parcel-detail", ["NOPE"]),
@@ -166,7 +166,7 @@ def test_unknown_codes_are_404(login):
         r = c.get(reverse(name, args=args))
         assert r.status_code == 404, (name, args)
     r = c.get(reverse("parcel-detail", args=["NOPE"]))
-    assert "Nothing here" in text(r)
+    assert zh("Nothing here") in text(r)
     assert c.get(reverse("map-panel") + "?level=town&code=NOPE").status_code == 404
 
 
@@ -236,23 +236,23 @@ def test_pagination(login, district):
     assert len(tbody_rows(html)) == 13  # 63 POIs in all
 
 
-def test_town_officer_sees_another_towns_contacts_and_tax_masked(login):
+def test_town_officer_sees_another_towns_contacts_and_tax_masked(login, zh):
     c = login("officer_t01")
     # Another town's enterprise: contacts masked, tax withheld, in list and detail.
     html = text(c.get(reverse("enterprise-detail", args=[E2])))
     assert "13987654321" not in html and "李四" not in html
     assert "139****4321" in html and "李*" in html
-    assert "Tax is outside your data scope" in html
+    assert zh("Tax is outside your data scope and is not shown.") in html
     assert (
         'id="indicator-table"' in html
-        and "Tax (10k yuan)" not in html.split('id="indicator-table"')[1].split("</thead>")[0]
+        and zh("Tax (10k yuan)") not in html.split('id="indicator-table"')[1].split("</thead>")[0]
     )
     assert '"tax_wan"' not in html.split('id="indicator-chart-data"')[1].split("</script>")[0]
 
     html = text(c.get(reverse("enterprise-list")))
     assert "13987654321" not in html and "139****4321" in html
     assert "13812345678" in html  # own town: unmasked
-    assert "Some sensitive values are hidden" in html
+    assert zh("Some sensitive values are hidden") in html
 
     # Own town's enterprise: everything visible.
     html = text(c.get(reverse("enterprise-detail", args=[E1])))
@@ -267,10 +267,10 @@ def test_town_officer_sees_another_towns_contacts_and_tax_masked(login):
     # Town figures: tax of another town is hidden, of one's own shown.
     html = text(c2.get(reverse("town-detail", args=["T01"])))
     tax = html.split('data-figure="tax"')[1].split("</div>\n    </div>")[0]
-    assert "hidden" in tax
+    assert zh("hidden") in tax
     html = text(c2.get(reverse("town-detail", args=["T02"])))
     tax = html.split('data-figure="tax"')[1].split('data-figure="teams"')[0]
-    assert "hidden" not in tax and "60" in tax
+    assert zh("hidden") not in tax and "60" in tax
 
     # The panel of the map masks the same way.
     c2.logout()
@@ -279,7 +279,7 @@ def test_town_officer_sees_another_towns_contacts_and_tax_masked(login):
     assert "13987654321" not in html and "139****4321" in html
 
 
-def test_nav_by_role(login):
+def test_nav_by_role(login, zh):
     c = login("maintainer")
     html = text(c.get(reverse("map")))
     assert 'href="/imports/"' in html  # data maintainers import spatial kinds
@@ -290,7 +290,7 @@ def test_nav_by_role(login):
     assert 'href="/imports/"' not in html  # leaders read, they do not import
     for name in ("parcel-list", "building-list", "poi-list", "enterprise-list", "team-list"):
         assert f'href="{reverse(name)}"' in html
-    assert "District leader" in html  # role label in the top bar
+    assert zh("District leader") in html  # role label in the top bar
     assert 'action="/i18n/setlang/"' in html
 
 

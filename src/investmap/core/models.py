@@ -40,15 +40,23 @@ class OrgUnit(models.Model):
         """Ids of this unit and every unit below it (one query per level)."""
         ids, frontier = {self.pk}, [self.pk]
         while frontier:
-            frontier = list(OrgUnit.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
+            frontier = list(
+                OrgUnit.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+            )
             ids.update(frontier)
         return ids
 
 
 class User(AbstractUser):
-    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.BUREAU_STAFF)
+    role = models.CharField(
+        _("role"), max_length=32, choices=Role.choices, default=Role.BUREAU_STAFF
+    )
     org_unit = models.ForeignKey(
-        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="users",
+        OrgUnit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
         verbose_name=_("org unit"),
     )
 
@@ -77,6 +85,9 @@ class ApiToken(models.Model):
         verbose_name_plural = _("API tokens")
 
     PREFIX = "imt_"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
 
     @classmethod
     def issue(cls, *, user: User, name: str = "") -> tuple["ApiToken", str]:
@@ -110,6 +121,9 @@ class AuditEvent(models.Model):
         ordering = ["-at"]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
 
 
 def audit(*, user, action: str, target: str = "", **detail) -> None:
