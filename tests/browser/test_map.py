@@ -87,7 +87,7 @@ def test_map_layers_legend_and_drill_down(page, live_server, log_in, shoot, zh):
     popup = page.locator(".leaflet-popup .popup[data-code='P-001']")
     expect(popup).to_be_visible()
     expect(popup).to_contain_text("科创园一号地块")
-    expect(popup.locator("a", has_text=re.compile("details", re.I))).to_have_attribute(
+    expect(popup.locator("a", has_text=zh("Full details"))).to_have_attribute(
         "href", "/parcels/P-001/"
     )
     feature = page.locator("#panel-body .feature-panel[data-kind=parcels][data-code='P-001']")
@@ -97,7 +97,7 @@ def test_map_layers_legend_and_drill_down(page, live_server, log_in, shoot, zh):
 
     # Switch the parcels to land-use colours: the legend follows.
     page.click("[data-parcel-mode=land_use]")
-    expect(legend).to_contain_text("M1 Class-1 industrial")
+    expect(legend).to_contain_text(zh("M1 Class-1 industrial"))
     # Turn enterprises on: drawn as points at this zoom.
     page.check("input[data-layer=enterprises]")
     page.wait_for_function(
@@ -132,7 +132,9 @@ def test_map_starts_at_a_level_from_the_address(page, live_server, log_in, shoot
 
 def test_admin_role_sees_the_friendly_403(page, live_server, log_in, shoot, no_script_errors, zh):
     log_in("sysadmin")
-    expect(page.locator(".notice-page h1")).to_contain_text("no access to the resource library")
+    expect(page.locator(".notice-page h1")).to_contain_text(
+        zh("Your role has no access to the resource library")
+    )
     expect(page.locator(".mainnav a", has_text=zh("Parcels"))).to_have_count(0)
     shoot("403")
     # The browser reports the page's own 403 status as a console error: expected here.

@@ -32,7 +32,7 @@ def test_list_pages_filter_export_and_map(page, live_server, log_in, shoot, zh):
     expect(rows(page)).to_have_count(3)
     expect(page.locator(".result-count strong")).to_have_text("3")
     page.wait_for_function(MAP_DRAWN, arg="list-map")
-    expect(page.locator("#list-map-legend")).to_contain_text("Idle")
+    expect(page.locator("#list-map-legend")).to_contain_text(zh("Idle"))
     shoot("list-parcels")
 
     before = page.evaluate(
@@ -68,10 +68,10 @@ def test_list_pages_filter_export_and_map(page, live_server, log_in, shoot, zh):
 
     # Sorting by area (largest first) through the table header, still without a reload.
     page.goto(f"{live_server.url}/parcels/")
-    header = page.locator("#result-table th a", has_text=re.compile("Area \\(mu\\)"))
+    header = page.locator("#result-table th a", has_text=zh("Area (mu)"))
     header.click()
     expect(page).to_have_url(re.compile(r"sort=area_mu"))
-    page.locator("#result-table th a", has_text=re.compile("Area \\(mu\\)")).click()
+    page.locator("#result-table th a", has_text=zh("Area (mu)")).click()
     expect(page).to_have_url(re.compile(r"sort=-area_mu"))
     expect(rows(page).first).to_contain_text("P-003")
 
@@ -113,7 +113,7 @@ def test_list_pages_filter_export_and_map(page, live_server, log_in, shoot, zh):
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
 
-def test_town_officer_sees_other_towns_masked(page, live_server, log_in, shoot):
+def test_town_officer_sees_other_towns_masked(page, live_server, log_in, shoot, zh):
     log_in("officer_t01")
     page.goto(f"{live_server.url}/enterprises/")
     expect(rows(page)).to_have_count(2)
@@ -130,7 +130,7 @@ def test_town_officer_sees_other_towns_masked(page, live_server, log_in, shoot):
     expect(page.locator("dd[data-key=contact_phone]")).to_have_text("139****4321")
     expect(page.locator("dd[data-key=tax_wan] .masked")).to_be_visible()
     expect(page.locator("#indicators .masked-note")).to_be_visible()
-    expect(page.locator("#indicator-table thead")).not_to_contain_text("Tax")
+    expect(page.locator("#indicator-table thead")).not_to_contain_text(zh("Tax"))
     page.wait_for_function("() => document.querySelector('#indicator-chart canvas') !== null")
     shoot("enterprise-masked")
 
@@ -163,7 +163,7 @@ def test_record_pages(page, live_server, log_in, shoot, zh):
     expect(page.locator("h1")).to_contain_text("东湖新能源科技有限公司")
     expect(page.locator("dd[data-key=contact_phone]")).to_have_text("13812345678")
     expect(page.locator("#indicator-table tbody tr")).to_have_count(2)
-    expect(page.locator("#indicator-table thead")).to_contain_text("Tax")
+    expect(page.locator("#indicator-table thead")).to_contain_text(zh("Tax"))
     page.wait_for_function(
         "() => document.getElementById('indicator-chart').dataset.rendered === '2'"
     )
