@@ -50,11 +50,20 @@ class ApiError(HttpError):
 
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
-    return api.create_response(request, {"code": exc.code, "message": str(exc), **exc.extra}, status=exc.status_code)
+    return api.create_response(
+        request, {"code": exc.code, "message": str(exc), **exc.extra}, status=exc.status_code
+    )
 
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 422: "invalid"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid",
+}
 
 
 @api.exception_handler(HttpError)
@@ -63,18 +72,33 @@ def _http_error(request, exc: HttpError):
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = str(exc)
     if exc.status_code == 403 and "CSRF" in message:
-        message = _("CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value, or use an API token.")
+        message = _(
+            "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value, or use an API token."
+        )
     return api.create_response(request, {"code": code, "message": message}, status=exc.status_code)
 
 
 @api.exception_handler(AuthenticationError)
 def _auth_error(request, exc):
-    return api.create_response(request, {"code": "unauthorized", "message": _("Authentication required: log in or send 'Authorization: Bearer <token>'.")}, status=401)
+    return api.create_response(
+        request,
+        {
+            "code": "unauthorized",
+            "message": _(
+                "Authentication required: log in or send 'Authorization: Bearer <token>'."
+            ),
+        },
+        status=401,
+    )
 
 
 @api.exception_handler(ValidationError)
 def _validation_error(request, exc: ValidationError):
-    return api.create_response(request, {"code": "invalid", "message": _("The request is not valid."), "errors": exc.errors}, status=422)
+    return api.create_response(
+        request,
+        {"code": "invalid", "message": _("The request is not valid."), "errors": exc.errors},
+        status=422,
+    )
 
 
 def _register_routers():

@@ -21,8 +21,17 @@ class GeometryError(ValueError):
 def _positions(geom: dict):
     t, c = geom.get("type"), geom.get("coordinates")
     if t not in GEOMETRY_TYPES:
-        raise GeometryError(f"unsupported geometry type {t!r}; accepted: {', '.join(sorted(GEOMETRY_TYPES))}")
-    depth = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}[t]
+        raise GeometryError(
+            f"unsupported geometry type {t!r}; accepted: {', '.join(sorted(GEOMETRY_TYPES))}"
+        )
+    depth = {
+        "Point": 0,
+        "MultiPoint": 1,
+        "LineString": 1,
+        "MultiLineString": 2,
+        "Polygon": 2,
+        "MultiPolygon": 3,
+    }[t]
     stack = [(c, depth)]
     while stack:
         node, d = stack.pop()
@@ -41,7 +50,9 @@ def validate_lonlat(lon, lat) -> tuple[float, float]:
         lon, lat = float(lon), float(lat)
     except (TypeError, ValueError) as exc:
         raise GeometryError("coordinates must be numbers") from exc
-    if not (math.isfinite(lon) and math.isfinite(lat)) or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+    if not (math.isfinite(lon) and math.isfinite(lat)) or not (
+        -180 <= lon <= 180 and -90 <= lat <= 90
+    ):
         raise GeometryError(f"({lon}, {lat}) is not a lon/lat position (lon −180…180, lat −90…90)")
     return lon, lat
 
@@ -82,14 +93,24 @@ def map_positions(geom: dict, fn) -> dict:
             return [x, y, *node[2:]]
         return [walk(n, depth - 1) for n in node]
 
-    depth = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}[geom["type"]]
+    depth = {
+        "Point": 0,
+        "MultiPoint": 1,
+        "LineString": 1,
+        "MultiLineString": 2,
+        "Polygon": 2,
+        "MultiPolygon": 3,
+    }[geom["type"]]
     return {"type": geom["type"], "coordinates": walk(geom["coordinates"], depth)}
 
 
 def haversine_m(lon1, lat1, lon2, lat2):
     """Great-circle distance in metres; works on scalars and numpy arrays."""
     lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
 
 
@@ -118,14 +139,28 @@ def _outside_china(lon, lat):
 
 def _delta(lon, lat):
     x, y = lon - 105.0, lat - 35.0
-    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-            + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0)
-    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-            + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0)
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    )
     radlat = lat / 180.0 * np.pi
     magic = 1 - _EE * np.sin(radlat) ** 2
     sqrtmagic = np.sqrt(magic)

@@ -101,4 +101,8 @@ def mask_text(value: str | None, keep_start: int = 1, keep_end: int = 0) -> str 
         keep_start, keep_end = 3, 4
     if len(s) <= keep_start + keep_end:
         return "*" * len(s)
-    return s[:keep_start] + "*" * (len(s) - keep_start - keep_end) + (s[-keep_end:] if keep_end else "")
+    return (
+        s[:keep_start]
+        + "*" * (len(s) - keep_start - keep_end)
+        + (s[-keep_end:] if keep_end else "")
+    )

@@ -88,8 +88,12 @@ class ParcelFilter(PlaceFilter):
     status = MultiValueFilter(allowed=ParcelStatus.choices, label=_("Status"))
     area_mu_min = df.NumberFilter(field_name="area_mu", lookup_expr="gte", label=_("Min area (mu)"))
     area_mu_max = df.NumberFilter(field_name="area_mu", lookup_expr="lte", label=_("Max area (mu)"))
-    price_max = df.NumberFilter(field_name="price_wan", lookup_expr="lte", label=_("Max price (10k yuan)"))
-    enterprise = df.CharFilter(field_name="enterprise__credit_code", label=_("Enterprise credit code"))
+    price_max = df.NumberFilter(
+        field_name="price_wan", lookup_expr="lte", label=_("Max price (10k yuan)")
+    )
+    enterprise = df.CharFilter(
+        field_name="enterprise__credit_code", label=_("Enterprise credit code")
+    )
 
     class Meta:
         model = Parcel
@@ -99,10 +103,18 @@ class ParcelFilter(PlaceFilter):
 class BuildingFilter(PlaceFilter):
     q = df.CharFilter(method=_text_search(["code", "name"]), label=_("Search"))
     building_type = MultiValueFilter(allowed=BuildingType.choices, label=_("Building type"))
-    vacant_min = df.NumberFilter(field_name="vacant_floor_m2", lookup_expr="gte", label=_("Min vacant floor area (m²)"))
-    floor_load_min = df.NumberFilter(field_name="floor_load_kn_m2", lookup_expr="gte", label=_("Min floor load (kN/m²)"))
-    clear_height_min = df.NumberFilter(field_name="clear_height_m", lookup_expr="gte", label=_("Min clear height (m)"))
-    rent_max = df.NumberFilter(field_name="rent_yuan_m2_day", lookup_expr="lte", label=_("Max rent (yuan/m²/day)"))
+    vacant_min = df.NumberFilter(
+        field_name="vacant_floor_m2", lookup_expr="gte", label=_("Min vacant floor area (m²)")
+    )
+    floor_load_min = df.NumberFilter(
+        field_name="floor_load_kn_m2", lookup_expr="gte", label=_("Min floor load (kN/m²)")
+    )
+    clear_height_min = df.NumberFilter(
+        field_name="clear_height_m", lookup_expr="gte", label=_("Min clear height (m)")
+    )
+    rent_max = df.NumberFilter(
+        field_name="rent_yuan_m2_day", lookup_expr="lte", label=_("Max rent (yuan/m²/day)")
+    )
 
     class Meta:
         model = Building
@@ -123,7 +135,9 @@ class EnterpriseFilter(PlaceFilter):
     scale = MultiValueFilter(allowed=EnterpriseScale.choices, label=_("Scale"))
     industry = df.CharFilter(method="filter_industry", label=_("Industry code (prefix)"))
     certification = df.CharFilter(method="filter_certification", label=_("Certification"))
-    founded_from = df.DateFilter(field_name="founded_on", lookup_expr="gte", label=_("Founded from"))
+    founded_from = df.DateFilter(
+        field_name="founded_on", lookup_expr="gte", label=_("Founded from")
+    )
     founded_to = df.DateFilter(field_name="founded_on", lookup_expr="lte", label=_("Founded until"))
     parcel = df.CharFilter(field_name="parcel__code", label=_("Parcel"))
 
@@ -145,7 +159,9 @@ class EnterpriseFilter(PlaceFilter):
 
 
 class TeamFilter(df.FilterSet):
-    q = df.CharFilter(method=_text_search(["code", "name", "speciality", "members__name"]), label=_("Search"))
+    q = df.CharFilter(
+        method=_text_search(["code", "name", "speciality", "members__name"]), label=_("Search")
+    )
     unit = MultiValueFilter(field_name="org_unit__parent__code", label=_("Town / park / unit"))
 
     class Meta:
@@ -158,7 +174,9 @@ class TeamFilter(df.FilterSet):
 
 class LandGrantFilter(df.FilterSet):
     parcel = df.CharFilter(field_name="parcel__code", label=_("Parcel"))
-    enterprise = df.CharFilter(field_name="enterprise__credit_code", label=_("Enterprise credit code"))
+    enterprise = df.CharFilter(
+        field_name="enterprise__credit_code", label=_("Enterprise credit code")
+    )
     town = MultiValueFilter(field_name="parcel__town__code", label=_("Town"))
 
     class Meta:

@@ -37,7 +37,9 @@ class Park(Timestamped, Shaped):
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    town = models.ForeignKey(Town, on_delete=models.PROTECT, related_name="parks", verbose_name=_("town"))
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, related_name="parks", verbose_name=_("town")
+    )
     org_unit = models.OneToOneField(OrgUnit, on_delete=models.PROTECT, related_name="park")
     area_m2 = models.FloatField(_("area (m²)"), default=0)
     history = HistoricalRecords(excluded_fields=["geom_simple"])
@@ -54,10 +56,23 @@ class Park(Timestamped, Shaped):
 class Parcel(Timestamped, Shaped):
     code = models.CharField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
-    town = models.ForeignKey(Town, on_delete=models.PROTECT, related_name="parcels", verbose_name=_("town"))
-    park = models.ForeignKey(Park, null=True, blank=True, on_delete=models.PROTECT, related_name="parcels", verbose_name=_("park"))
-    land_use = models.CharField(_("planned land use"), max_length=4, choices=LandUse.choices, db_index=True)
-    status = models.CharField(_("status"), max_length=16, choices=ParcelStatus.choices, db_index=True)
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, related_name="parcels", verbose_name=_("town")
+    )
+    park = models.ForeignKey(
+        Park,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="parcels",
+        verbose_name=_("park"),
+    )
+    land_use = models.CharField(
+        _("planned land use"), max_length=4, choices=LandUse.choices, db_index=True
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=ParcelStatus.choices, db_index=True
+    )
     area_m2 = models.FloatField(_("area (m²)"), default=0)
     area_mu = models.FloatField(_("area (mu)"), default=0, db_index=True)
     plot_ratio_max = models.FloatField(_("max plot ratio"), null=True, blank=True)
@@ -65,18 +80,31 @@ class Parcel(Timestamped, Shaped):
     height_limit_m = models.FloatField(_("height limit (m)"), null=True, blank=True)
     price_wan = models.FloatField(_("price (10k yuan)"), null=True, blank=True)
     owner = models.CharField(_("land owner"), max_length=200, blank=True)
-    enterprise = models.ForeignKey("Enterprise", null=True, blank=True, on_delete=models.SET_NULL, related_name="parcels", verbose_name=_("occupying enterprise"))
+    enterprise = models.ForeignKey(
+        "Enterprise",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="parcels",
+        verbose_name=_("occupying enterprise"),
+    )
     # Standard-land (标准地) control indicators (seed 003); blank = not set.
-    min_investment_wan_per_mu = models.FloatField(_("min investment intensity (10k yuan/mu)"), null=True, blank=True)
+    min_investment_wan_per_mu = models.FloatField(
+        _("min investment intensity (10k yuan/mu)"), null=True, blank=True
+    )
     min_tax_wan_per_mu = models.FloatField(_("min tax per mu (10k yuan/mu)"), null=True, blank=True)
-    max_energy_tce_per_wan = models.FloatField(_("max energy per 10k yuan value added (tce)"), null=True, blank=True)
+    max_energy_tce_per_wan = models.FloatField(
+        _("max energy per 10k yuan value added (tce)"), null=True, blank=True
+    )
     history = HistoricalRecords(excluded_fields=["geom_simple"])
 
     class Meta:
         ordering = ["code"]
         verbose_name = _("parcel")
         verbose_name_plural = _("parcels")
-        indexes = [models.Index(fields=["min_lon", "max_lon", "min_lat", "max_lat"], name="parcel_bbox")]
+        indexes = [
+            models.Index(fields=["min_lon", "max_lon", "min_lat", "max_lat"], name="parcel_bbox")
+        ]
 
     def __str__(self):
         return self.code
@@ -85,10 +113,28 @@ class Parcel(Timestamped, Shaped):
 class Building(Timestamped, Shaped):
     code = models.CharField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
-    town = models.ForeignKey(Town, on_delete=models.PROTECT, related_name="buildings", verbose_name=_("town"))
-    park = models.ForeignKey(Park, null=True, blank=True, on_delete=models.PROTECT, related_name="buildings", verbose_name=_("park"))
-    parcel = models.ForeignKey(Parcel, null=True, blank=True, on_delete=models.SET_NULL, related_name="buildings", verbose_name=_("parcel"))
-    building_type = models.CharField(_("building type"), max_length=16, choices=BuildingType.choices, db_index=True)
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, related_name="buildings", verbose_name=_("town")
+    )
+    park = models.ForeignKey(
+        Park,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="buildings",
+        verbose_name=_("park"),
+    )
+    parcel = models.ForeignKey(
+        Parcel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="buildings",
+        verbose_name=_("parcel"),
+    )
+    building_type = models.CharField(
+        _("building type"), max_length=16, choices=BuildingType.choices, db_index=True
+    )
     floors = models.PositiveIntegerField(_("floors"), null=True, blank=True)
     height_m = models.FloatField(_("height (m)"), null=True, blank=True)
     total_floor_m2 = models.FloatField(_("total floor area (m²)"), null=True, blank=True)
@@ -102,7 +148,9 @@ class Building(Timestamped, Shaped):
         ordering = ["code"]
         verbose_name = _("building")
         verbose_name_plural = _("buildings")
-        indexes = [models.Index(fields=["min_lon", "max_lon", "min_lat", "max_lat"], name="building_bbox")]
+        indexes = [
+            models.Index(fields=["min_lon", "max_lon", "min_lat", "max_lat"], name="building_bbox")
+        ]
 
     def __str__(self):
         return self.name or self.code
@@ -113,9 +161,25 @@ class Poi(Timestamped):
 
     code = models.CharField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=200)
-    category = models.CharField(_("category"), max_length=32, choices=PoiCategory.choices, db_index=True)
-    town = models.ForeignKey(Town, null=True, blank=True, on_delete=models.PROTECT, related_name="pois", verbose_name=_("town"))
-    park = models.ForeignKey(Park, null=True, blank=True, on_delete=models.PROTECT, related_name="pois", verbose_name=_("park"))
+    category = models.CharField(
+        _("category"), max_length=32, choices=PoiCategory.choices, db_index=True
+    )
+    town = models.ForeignKey(
+        Town,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pois",
+        verbose_name=_("town"),
+    )
+    park = models.ForeignKey(
+        Park,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pois",
+        verbose_name=_("park"),
+    )
     lon = models.FloatField(_("longitude"))
     lat = models.FloatField(_("latitude"))
     address = models.CharField(_("address"), max_length=200, blank=True)
@@ -137,12 +201,37 @@ class Enterprise(Timestamped):
     credit_code = models.CharField(_("unified social credit code"), max_length=18, unique=True)
     name = models.CharField(_("name"), max_length=200, db_index=True)
     industry_code = models.CharField(_("industry code (GB/T 4754)"), max_length=5, db_index=True)
-    scale = models.CharField(_("scale"), max_length=8, choices=EnterpriseScale.choices, db_index=True)
+    scale = models.CharField(
+        _("scale"), max_length=8, choices=EnterpriseScale.choices, db_index=True
+    )
     founded_on = models.DateField(_("founded on"), null=True, blank=True)
-    town = models.ForeignKey(Town, on_delete=models.PROTECT, related_name="enterprises", verbose_name=_("town"))
-    park = models.ForeignKey(Park, null=True, blank=True, on_delete=models.PROTECT, related_name="enterprises", verbose_name=_("park"))
-    parcel = models.ForeignKey(Parcel, null=True, blank=True, on_delete=models.SET_NULL, related_name="located_enterprises", verbose_name=_("parcel"))
-    building = models.ForeignKey(Building, null=True, blank=True, on_delete=models.SET_NULL, related_name="enterprises", verbose_name=_("building"))
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, related_name="enterprises", verbose_name=_("town")
+    )
+    park = models.ForeignKey(
+        Park,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="enterprises",
+        verbose_name=_("park"),
+    )
+    parcel = models.ForeignKey(
+        Parcel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="located_enterprises",
+        verbose_name=_("parcel"),
+    )
+    building = models.ForeignKey(
+        Building,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enterprises",
+        verbose_name=_("building"),
+    )
     lon = models.FloatField(_("longitude"), null=True, blank=True)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
@@ -164,14 +253,21 @@ class Enterprise(Timestamped):
 
     @property
     def owning_org_ids(self) -> tuple:
-        return (self.town.org_unit_id if self.town_id else None,
-                self.park.org_unit_id if self.park_id else None)
+        return (
+            self.town.org_unit_id if self.town_id else None,
+            self.park.org_unit_id if self.park_id else None,
+        )
 
 
 class IndicatorYear(Timestamped):
     """One enterprise's figures for one year. A blank is unknown, never zero."""
 
-    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="indicators", verbose_name=_("enterprise"))
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="indicators",
+        verbose_name=_("enterprise"),
+    )
     year = models.PositiveSmallIntegerField(_("year"), db_index=True)
     revenue_wan = models.FloatField(_("revenue (10k yuan)"), null=True, blank=True)
     output_wan = models.FloatField(_("industrial output (10k yuan)"), null=True, blank=True)
@@ -189,14 +285,20 @@ class IndicatorYear(Timestamped):
         ordering = ["enterprise_id", "year"]
         verbose_name = _("yearly indicators")
         verbose_name_plural = _("yearly indicators")
-        constraints = [models.UniqueConstraint(fields=["enterprise", "year"], name="indicator_enterprise_year")]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "year"], name="indicator_enterprise_year")
+        ]
 
 
 class LandGrant(Timestamped):
     """A land-use right grant (出让) of a parcel to an enterprise."""
 
-    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="grants", verbose_name=_("parcel"))
-    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="grants", verbose_name=_("enterprise"))
+    parcel = models.ForeignKey(
+        Parcel, on_delete=models.CASCADE, related_name="grants", verbose_name=_("parcel")
+    )
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="grants", verbose_name=_("enterprise")
+    )
     contract_start_on = models.DateField(_("contracted start date"))
     contract_price_wan = models.FloatField(_("contract price (10k yuan)"), null=True, blank=True)
     started_on = models.DateField(_("construction started on"), null=True, blank=True)
@@ -209,7 +311,9 @@ class LandGrant(Timestamped):
         ordering = ["parcel_id", "contract_start_on"]
         verbose_name = _("land grant")
         verbose_name_plural = _("land grants")
-        constraints = [models.UniqueConstraint(fields=["parcel", "enterprise"], name="grant_parcel_enterprise")]
+        constraints = [
+            models.UniqueConstraint(fields=["parcel", "enterprise"], name="grant_parcel_enterprise")
+        ]
 
 
 class Team(Timestamped):
@@ -235,7 +339,9 @@ class Team(Timestamped):
 
 
 class TeamMember(Timestamped):
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members", verbose_name=_("team"))
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="members", verbose_name=_("team")
+    )
     name = models.CharField(_("name"), max_length=50)
     title = models.CharField(_("position"), max_length=50, blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True)  # sensitive

@@ -4,15 +4,23 @@
 here, once, so pages, the API and exports cannot disagree (SPEC X1).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from investmap.core.scope import Scope, mask_text
 
-from .choices import BuildingType, Certification, EnterpriseScale, LandUse, ParcelStatus, PoiCategory
+from .choices import (
+    BuildingType,
+    Certification,
+    EnterpriseScale,
+    LandUse,
+    ParcelStatus,
+    PoiCategory,
+)
 from .models import Building, Enterprise, IndicatorYear, LandGrant, Parcel, Poi, Team
 
 
@@ -29,6 +37,7 @@ def _code(attr):
     def get(o):
         rel = getattr(o, attr)
         return rel.code if rel is not None else None
+
     return get
 
 
@@ -36,6 +45,7 @@ def _name(attr):
     def get(o):
         rel = getattr(o, attr)
         return rel.name if rel is not None else None
+
     return get
 
 
@@ -54,6 +64,7 @@ def _latest_value(field):
     def get(o):
         ind = _latest(o)
         return getattr(ind, field) if ind else None
+
     return get
 
 
@@ -72,8 +83,16 @@ COLUMNS: dict[str, list[Column]] = {
         Column("height_limit_m", _("Height limit (m)"), _attr("height_limit_m")),
         Column("price_wan", _("Price (10k yuan)"), _attr("price_wan")),
         Column("owner", _("Land owner"), _attr("owner")),
-        Column("enterprise", _("Occupying enterprise"), lambda o: o.enterprise.credit_code if o.enterprise_id else None),
-        Column("enterprise_name", _("Enterprise name"), lambda o: o.enterprise.name if o.enterprise_id else None),
+        Column(
+            "enterprise",
+            _("Occupying enterprise"),
+            lambda o: o.enterprise.credit_code if o.enterprise_id else None,
+        ),
+        Column(
+            "enterprise_name",
+            _("Enterprise name"),
+            lambda o: o.enterprise.name if o.enterprise_id else None,
+        ),
     ],
     "buildings": [
         Column("code", _("Code"), _attr("code")),
@@ -105,7 +124,11 @@ COLUMNS: dict[str, list[Column]] = {
         Column("name", _("Name"), _attr("name")),
         Column("industry_code", _("Industry code"), _attr("industry_code")),
         Column("scale", _("Scale"), _attr("scale"), choices=EnterpriseScale),
-        Column("founded_on", _("Founded on"), lambda o: o.founded_on.isoformat() if o.founded_on else None),
+        Column(
+            "founded_on",
+            _("Founded on"),
+            lambda o: o.founded_on.isoformat() if o.founded_on else None,
+        ),
         Column("town", _("Town"), _code("town")),
         Column("park", _("Park"), _code("park")),
         Column("parcel", _("Parcel"), _code("parcel")),
@@ -123,8 +146,14 @@ COLUMNS: dict[str, list[Column]] = {
     "teams": [
         Column("code", _("Code"), _attr("code")),
         Column("name", _("Name"), _attr("name")),
-        Column("unit", _("Unit"), lambda o: o.org_unit.parent.code if o.org_unit.parent_id else None),
-        Column("unit_name", _("Unit name"), lambda o: o.org_unit.parent.name if o.org_unit.parent_id else None),
+        Column(
+            "unit", _("Unit"), lambda o: o.org_unit.parent.code if o.org_unit.parent_id else None
+        ),
+        Column(
+            "unit_name",
+            _("Unit name"),
+            lambda o: o.org_unit.parent.name if o.org_unit.parent_id else None,
+        ),
         Column("speciality", _("Speciality"), _attr("speciality")),
         Column("members", _("Members"), lambda o: len(o.members.all())),
     ],
@@ -132,12 +161,22 @@ COLUMNS: dict[str, list[Column]] = {
         Column("parcel", _("Parcel"), _code("parcel")),
         Column("enterprise", _("Enterprise"), lambda o: o.enterprise.credit_code),
         Column("enterprise_name", _("Enterprise name"), lambda o: o.enterprise.name),
-        Column("contract_start_on", _("Contracted start"), lambda o: o.contract_start_on.isoformat()),
+        Column(
+            "contract_start_on", _("Contracted start"), lambda o: o.contract_start_on.isoformat()
+        ),
         Column("contract_price_wan", _("Contract price (10k yuan)"), _attr("contract_price_wan")),
-        Column("started_on", _("Started on"), lambda o: o.started_on.isoformat() if o.started_on else None),
+        Column(
+            "started_on",
+            _("Started on"),
+            lambda o: o.started_on.isoformat() if o.started_on else None,
+        ),
         Column("built_ratio", _("Share built"), _attr("built_ratio")),
         Column("invested_ratio", _("Share invested"), _attr("invested_ratio")),
-        Column("halted_since", _("Halted since"), lambda o: o.halted_since.isoformat() if o.halted_since else None),
+        Column(
+            "halted_since",
+            _("Halted since"),
+            lambda o: o.halted_since.isoformat() if o.halted_since else None,
+        ),
     ],
 }
 
@@ -152,7 +191,11 @@ def optimized(kind: str, qs):
         return qs.select_related("town", "park")
     if kind == "enterprises":
         return qs.select_related("town", "park", "parcel", "building").prefetch_related(
-            Prefetch("indicators", queryset=IndicatorYear.objects.order_by("-year"), to_attr="all_indicators")
+            Prefetch(
+                "indicators",
+                queryset=IndicatorYear.objects.order_by("-year"),
+                to_attr="all_indicators",
+            )
         )
     if kind == "teams":
         return qs.select_related("org_unit__parent").prefetch_related("members")
@@ -175,7 +218,11 @@ def owning_org_ids(kind: str, obj) -> tuple:
 def masked_value(column: Column, value):
     if value in (None, ""):
         return value
-    if column.key.endswith("_phone") or column.key.endswith("_name") or column.key.endswith("_email"):
+    if (
+        column.key.endswith("_phone")
+        or column.key.endswith("_name")
+        or column.key.endswith("_email")
+    ):
         return mask_text(value)
     return None  # figures (tax) are withheld, not disguised
 
@@ -222,6 +269,10 @@ def display(column: Column, value) -> str:
 
 
 KIND_MODELS = {
-    "parcels": Parcel, "buildings": Building, "pois": Poi, "enterprises": Enterprise,
-    "teams": Team, "land-grants": LandGrant,
+    "parcels": Parcel,
+    "buildings": Building,
+    "pois": Poi,
+    "enterprises": Enterprise,
+    "teams": Team,
+    "land-grants": LandGrant,
 }

@@ -27,14 +27,25 @@ def shape_fields(geometries: list[dict | str]) -> list[dict]:
             continue
         text = geo.dumps(obj)
         todo.append(len(out))
-        out.append({"geometry": text, "min_lon": box[0], "min_lat": box[1], "max_lon": box[2], "max_lat": box[3]})
+        out.append(
+            {
+                "geometry": text,
+                "min_lon": box[0],
+                "min_lat": box[1],
+                "max_lon": box[2],
+                "max_lat": box[3],
+            }
+        )
         texts.append(text)
     for idx, m in zip(todo, measure(texts), strict=True):
         if not m["valid"]:
             out[idx] = {"error": m["reason"]}
             continue
         out[idx].update(
-            area_m2=m["area_m2"], lon=m["lon"], lat=m["lat"], geom_simple=m["simple"] or out[idx]["geometry"],
+            area_m2=m["area_m2"],
+            lon=m["lon"],
+            lat=m["lat"],
+            geom_simple=m["simple"] or out[idx]["geometry"],
         )
     return out
 

@@ -6,7 +6,9 @@ from investmap.core.models import ApiToken, User
 
 
 class Command(BaseCommand):
-    help = "Create or revoke REST API tokens. The raw token is printed once; only its hash is stored."
+    help = (
+        "Create or revoke REST API tokens. The raw token is printed once; only its hash is stored."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -27,7 +29,9 @@ class Command(BaseCommand):
         else:
             from django.utils import timezone
 
-            n = ApiToken.objects.filter(prefix=opts["prefix"], revoked_at__isnull=True).update(revoked_at=timezone.now())
+            n = ApiToken.objects.filter(prefix=opts["prefix"], revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
             if not n:
                 raise CommandError(f"no active token with prefix {opts['prefix']!r}")
             self.stdout.write(f"revoked {n}")
