@@ -115,8 +115,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 
 # --- InvestMap settings -------------------------------------------------------
-# The name of the district this installation serves (the root of the org tree).
-INVESTMAP_DISTRICT_NAME = os.environ.get("INVESTMAP_DISTRICT_NAME", "示范区")
+# The district's name in the title bar; empty: the name of the org tree's root unit.
+INVESTMAP_DISTRICT_NAME = os.environ.get("INVESTMAP_DISTRICT_NAME", "")
 # An optional raster tile URL template (Tianditu, AMap, OSM ...). Empty: the
 # district's own town and park polygons are the base map, no network needed.
 INVESTMAP_TILE_URL = os.environ.get("INVESTMAP_TILE_URL", "")

@@ -133,3 +133,16 @@ def audit(*, user, action: str, target: str = "", **detail) -> None:
         target=target[:200],
         detail=detail,
     )
+
+
+DEFAULT_DISTRICT_NAME = "示范区"
+
+
+def district_name() -> str:
+    """The setting if given, else the name of the org tree's root (the district)."""
+    from django.conf import settings
+
+    if settings.INVESTMAP_DISTRICT_NAME:
+        return settings.INVESTMAP_DISTRICT_NAME
+    root = OrgUnit.objects.filter(kind=OrgKind.DISTRICT, parent__isnull=True).order_by("pk").first()
+    return root.name if root else DEFAULT_DISTRICT_NAME

@@ -49,7 +49,7 @@ from simple_history.utils import bulk_create_with_history
 
 from investmap.core import geo
 from investmap.core.choices import OrgKind
-from investmap.core.models import OrgUnit, audit
+from investmap.core.models import DEFAULT_DISTRICT_NAME, OrgUnit, audit
 from investmap.engine.geo import locate_points
 
 from . import choices
@@ -1559,7 +1559,9 @@ def _district_root(create: bool) -> OrgUnit | None:
     if root is None and create:
         code = "D" if not OrgUnit.objects.filter(code="D").exists() else "DISTRICT"
         root = OrgUnit.objects.create(
-            code=code, name=settings.INVESTMAP_DISTRICT_NAME, kind=OrgKind.DISTRICT
+            code=code,
+            name=settings.INVESTMAP_DISTRICT_NAME or DEFAULT_DISTRICT_NAME,
+            kind=OrgKind.DISTRICT,
         )
     return root
 

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from investmap.core import geo
 from investmap.core.choices import OrgKind
-from investmap.core.models import OrgUnit, audit
+from investmap.core.models import OrgUnit, audit, district_name
 from investmap.core.scope import Scope, mask_text
 
 from . import presenters
@@ -553,7 +553,7 @@ def overview(*, level: str, code: str | None, scope: Scope) -> dict:
             a=Min("min_lon"), b=Min("min_lat"), c=Max("max_lon"), d=Max("max_lat")
         )
         area_id, unit_id = None, unit.pk if unit else None
-        name = unit.name if unit else settings.INVESTMAP_DISTRICT_NAME
+        name = unit.name if unit else district_name()
         code = unit.code if unit else ""
         bbox = [box["a"], box["b"], box["c"], box["d"]] if box["a"] is not None else None
         children = [

@@ -24,7 +24,7 @@ from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from investmap.core.choices import OrgKind
-from investmap.core.models import OrgUnit
+from investmap.core.models import OrgUnit, district_name
 from investmap.core.scope import request_scope
 from investmap.core.views import resource_access_required
 
@@ -272,7 +272,7 @@ def place_names(scope) -> dict:
         .first()
     )
     return {
-        "district": district or settings.INVESTMAP_DISTRICT_NAME,
+        "district": district or district_name(),
         "towns": {t["code"]: t["name"] for t in towns},
         "parks": {p["code"]: p["name"] for p in parks},
         "park_town": {p["code"]: p.get("town") for p in parks},
@@ -558,7 +558,7 @@ def _overview_context(ov: dict, scope, names: dict | None = None) -> dict:
         {
             "level": "district",
             "code": "",
-            "name": names["district"] if names else settings.INVESTMAP_DISTRICT_NAME,
+            "name": names["district"] if names else district_name(),
             "href": reverse("map"),
         }
     ]
