@@ -31,8 +31,10 @@ def main() -> int:
                 stale.append(str(mo_path))
         else:
             mo_path.write_bytes(fresh)
-            print(f"compiled {mo_path.relative_to(LOCALE.parent.parent.parent)} "
-                  f"({po.percent_translated()}% translated)")
+            print(
+                f"compiled {mo_path.relative_to(LOCALE.parent.parent.parent)} "
+                f"({po.percent_translated()}% translated)"
+            )
     if stale:
         print("stale or missing compiled catalogues (run `make messages`):", *stale, sep="\n  ")
         return 1

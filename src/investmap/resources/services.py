@@ -721,8 +721,8 @@ def parse_bbox(bbox) -> tuple[float, float, float, float] | None:
 
 
 def cell_size(zoom: int) -> float:
-    """Grid cell in degrees: a quarter of a web-map tile's width at this zoom (~64 px)."""
-    return 360.0 / (2 ** max(0, min(int(zoom), 22))) / 4
+    """Grid cell in degrees: a sixth of a web-map tile's width at this zoom (~43 px)."""
+    return 360.0 / (2 ** max(0, min(int(zoom), 22))) / 6
 
 
 def _bbox_filter(qs, bbox, point: bool):

@@ -352,7 +352,8 @@
       if (fc.aggregated) {
         // Squares share the features' canvas (below the points); circles are markers.
         const target = this.opts.cells === "grid" ? this.features : this.cells;
-        for (const f of fc.features) target.addLayer(this.cellMarker(f));
+        const maxCount = fc.features.reduce((m, f) => Math.max(m, f.properties.count || 0), 1);
+        for (const f of fc.features) target.addLayer(this.cellMarker(f, maxCount));
       } else {
         const opts = this.opts;
         const geo = L.geoJSON(fc, {
@@ -387,7 +388,7 @@
     }
 
     /** An aggregated grid cell: a tinted square for polygon layers, a sized circle with the count for points. */
-    cellMarker(f) {
+    cellMarker(f, maxCount = 1) {
       const p = f.properties;
       const [lon, lat] = f.geometry.coordinates;
       const zoomIn = () => {
@@ -397,11 +398,14 @@
       let layer;
       if (this.opts.cells === "grid" && p.cell) {
         // A mosaic: the cell split west → east into one slice per value, as wide as
-        // its share, so idle or planned land shows where it clusters.
+        // its share, so idle or planned land shows where it clusters. The square's
+        // side grows with the cell's count (relative to the fullest cell in view),
+        // so a cell holding one parcel does not look like a cell holding a hundred.
         layer = L.featureGroup();
         const [x0, y0, x1, y1] = p.cell;
-        const inset = (x1 - x0) * 0.04;
-        const left = x0 + inset, right = x1 - inset, bottom = y0 + inset, top = y1 - inset;
+        const scale = 0.3 + 0.62 * Math.sqrt(Math.min(1, (p.count || 0) / maxCount));
+        const insetX = ((x1 - x0) * (1 - scale)) / 2, insetY = ((y1 - y0) * (1 - scale)) / 2;
+        const left = x0 + insetX, right = x1 - insetX, bottom = y0 + insetY, top = y1 - insetY;
         const order = this.opts.valueOrder ? this.opts.valueOrder() : null;
         const entries = Object.entries(p.by || {}).filter(([, n]) => n > 0);
         if (order) entries.sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));

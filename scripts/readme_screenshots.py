@@ -1,0 +1,61 @@
+"""Take the README screenshots from a running demo (`make demo`) with Debian's Chromium.
+
+.venv/bin/python scripts/readme_screenshots.py --url http://127.0.0.1:8000 --user admin --password …
+"""
+
+import argparse
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", default="http://127.0.0.1:8000")
+    ap.add_argument("--user", default="admin")
+    ap.add_argument("--password", required=True)
+    a = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 900}, locale="zh-CN")
+        page.goto(f"{a.url}/login/")
+        page.fill("input[name=username]", a.user)
+        page.fill("input[name=password]", a.password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{a.url}/")
+        page.wait_for_function(
+            "window.investmapMap && window.investmapMap.idle && window.investmapMap.idle()",
+            timeout=60000,
+        )
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(OUT / "map.png"))
+        # Street level: parcels one by one around the first metro station.
+        page.evaluate("""async () => {
+            const r = await fetch('/api/v1/pois?category=metro_station&page_size=1');
+            const s = (await r.json()).items[0];
+            window.investmapMap.map.setView([s.lat, s.lon], 16);
+        }""")
+        page.wait_for_timeout(800)
+        page.wait_for_function("window.investmapMap.idle()", timeout=60000)
+        page.wait_for_timeout(1200)
+        page.screenshot(path=str(OUT / "map-street.png"))
+        page.goto(f"{a.url}/parcels/?status=idle")
+        page.wait_for_timeout(2500)
+        page.screenshot(path=str(OUT / "parcels.png"))
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
