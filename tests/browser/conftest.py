@@ -10,6 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# Generous waits: the suite must pass on a slow, loaded machine (assertions still fail
+# when the page never gets there).
+expect.set_options(timeout=20_000)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 COUNTS = "() => window.investmapMap && window.investmapMap.counts()"
 
 
-def wait_idle(page, timeout=15000):
+def wait_idle(page, timeout=45000):
     page.wait_for_function(
         "() => window.investmapMap && window.investmapMap.idle()", timeout=timeout
     )
@@ -72,7 +72,7 @@ def test_map_layers_legend_and_drill_down(page, live_server, log_in, shoot, zh):
     expect(page.locator("#panel-body .overview[data-level=park][data-code=P01]")).to_be_visible()
     page.wait_for_function(
         "() => { const c = window.investmapMap.counts(); return !c.parcels.loading && c.parcels.drawn === 2 && !c.parcels.aggregated; }",
-        timeout=15000,
+        timeout=45000,
     )
     wait_idle(page)
 
