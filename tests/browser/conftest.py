@@ -97,11 +97,6 @@ def project_static(settings):
 
 
 @pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def no_script_errors(page):
     """Every browser test also fails on a script error or a failed request in the page."""
     errors = []

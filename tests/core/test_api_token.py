@@ -10,11 +10,6 @@ from django.test import Client
 from investmap.core.models import ApiToken, hash_token
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def create_token(username) -> str:
     out = io.StringIO()
     call_command("api-token", "create", "--user", username, "--name", "OA", stdout=out)

@@ -27,11 +27,6 @@ from investmap.resources.models import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def expected(parcels, buildings, enterprises, pois, teams):
     """The overview figures of a set of records, computed in Python from the ORM."""
     by_status, by_use = defaultdict(lambda: [0.0, 0]), defaultdict(lambda: [0.0, 0])

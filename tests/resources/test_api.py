@@ -16,11 +16,6 @@ E2 = "91310000MA1FL00002"  # T02: contacts 李四 13987654321, 2024 tax 60
 E2_SECRETS = ("13987654321", "李四")
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def api(users):
     """api(name) → a client authenticated by a Bearer token of that user."""

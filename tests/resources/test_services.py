@@ -20,12 +20,6 @@ def codes(qs, attr="code"):
     return sorted(getattr(o, attr) for o in qs)
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    # Argon2 is the production hasher; the fixture users need not pay for it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def leader(users):
     return scope_for(users["leader"])

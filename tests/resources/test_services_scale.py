@@ -41,11 +41,6 @@ STATUSES = [
 LAND_USES = ["M1", "M2", "M0", "B1", "R2", "W1"]
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def load(district):
     rnd = random.Random(7)
     towns = {t.code: t for t in Town.objects.all()}

@@ -15,11 +15,6 @@ E2 = "91310000MA1FL00002"  # T02, contacts 李四 13987654321, tax 60 in 2024
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 PASSWORD = "view-test-pass-1"
 
 
