@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyCookie, HttpBearer
 
 from investmap.core.models import ApiToken
@@ -29,10 +30,17 @@ class SessionCookie(APIKeyCookie):
         return None
 
 
+class Utf8JSONRenderer(JSONRenderer):
+    """JSON with Chinese text as UTF-8, not \\u escapes (readable in curl and logs)."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="InvestMap API",
     version="1",
-    description="Resource library, matching and projects of the InvestMap platform.",
+    description="The resource library of the InvestMap platform: places, buildings, POIs, enterprises, teams.",
+    renderer=Utf8JSONRenderer(),
     auth=[BearerToken(), SessionCookie()],
     urls_namespace="api",
     docs_url="/docs",
