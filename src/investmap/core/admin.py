@@ -7,6 +7,7 @@ from .models import ApiToken, AuditEvent, OrgUnit, User
 @admin.register(User)
 class InvestMapUserAdmin(UserAdmin):
     fieldsets = UserAdmin.fieldsets + (("InvestMap", {"fields": ("role", "org_unit")}),)
+    add_fieldsets = UserAdmin.add_fieldsets + (("InvestMap", {"fields": ("role", "org_unit")}),)
     list_display = ("username", "first_name", "role", "org_unit", "is_active")
     list_filter = ("role", "is_active")
 

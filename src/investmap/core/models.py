@@ -48,9 +48,8 @@ class OrgUnit(models.Model):
 
 
 class User(AbstractUser):
-    role = models.CharField(
-        _("role"), max_length=32, choices=Role.choices, default=Role.BUREAU_STAFF
-    )
+    # No default role: a new account sees nothing until someone gives it a role.
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, blank=True, default="")
     org_unit = models.ForeignKey(
         OrgUnit,
         null=True,

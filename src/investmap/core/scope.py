@@ -9,7 +9,9 @@ Rules (SPEC "Users"):
 * sensitive fields (contacts, tax figures, team members' phones) are unmasked
   only for district leaders and bureau staff (whole district) and for town /
   park officers inside their own unit and the units below it;
-* the three separated admin roles and enterprise users see no business data.
+* the three separated admin roles and enterprise users see no business data,
+  even when they are Django superusers; a user without a role sees nothing
+  (a superuser without a role acts as bureau staff).
 
 A team member's unit is widened to the town, park or district the team belongs
 to, since records belong to those units, not to teams (docs/adr/0002).
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from .choices import OrgKind, Role
 
 BUSINESS_ROLES = {Role.DISTRICT_LEADER, Role.BUREAU_STAFF, Role.TOWN_OFFICER, Role.DATA_MAINTAINER}
+NO_DATA_ROLES = {Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN, Role.ENTERPRISE}
 SPATIAL_KINDS = {"towns", "parks", "parcels", "buildings", "pois", "land-grants"}
 ALL_KINDS = SPATIAL_KINDS | {"enterprises", "indicators", "teams"}
 
@@ -64,9 +67,13 @@ def scope_root(unit):
 def scope_for(user) -> Scope:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return NOBODY
-    if user.is_superuser:
-        return Scope(user.pk, user.role, True, None, frozenset(ALL_KINDS))
     role = user.role
+    if role in NO_DATA_ROLES:
+        # Checked before is_superuser: the separated admins (等保 三员分立) see no
+        # business data even when they administer the system as Django superusers.
+        return Scope(user_id=user.pk, role=role)
+    if user.is_superuser:
+        return Scope(user.pk, role, True, None, frozenset(ALL_KINDS))
     if role == Role.DISTRICT_LEADER:
         return Scope(user.pk, role, True, None, frozenset())
     if role == Role.BUREAU_STAFF:

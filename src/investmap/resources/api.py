@@ -267,7 +267,10 @@ def map_layer(request, layer: Layer, bbox: str | None = None, zoom: int | None =
 )
 @_service
 def list_resources(
-    request, kind: Kind, page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500)
+    request,
+    kind: Kind,
+    page: int = Query(1, ge=1, le=1_000_000),
+    page_size: int = Query(50, ge=1, le=500),
 ):
     _fs, qs = services.search(kind=_kind(kind), params=request.GET, scope=request_scope(request))
     count = qs.count()

@@ -447,7 +447,7 @@ def detail(*, kind: str, code: str, scope: Scope) -> dict:
             geometry = json.loads(obj.building.geometry)
         elif geometry is None and obj.parcel_id:
             geometry = json.loads(obj.parcel.geometry)
-        out.update(geometry=_point(obj.lon, obj.lat), lon=obj.lon, lat=obj.lat)
+        out.update(geometry=geometry, lon=obj.lon, lat=obj.lat)
         out["nearby_pois"] = nearby_pois(geometry) if geometry else []
     elif kind == "teams":
         visible = scope.sensitive_visible(*presenters.owning_org_ids(kind, obj))
@@ -1042,6 +1042,24 @@ def _validate_extra(kind: str, obj) -> dict:
     return errors
 
 
+def _checked_number(name: str, value, *, integer: bool):
+    """A finite, non-negative number (every numeric attribute here is a size, price or count)."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise InvalidChange({name: [_("not a number")]}) from None
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidChange({name: [_("not a finite number")]})
+    if value < 0:
+        raise InvalidChange({name: [_("must not be negative")]})
+    if integer:
+        if value != int(value):
+            raise InvalidChange({name: [_("must be a whole number")]})
+        return int(value)
+    return float(value)
+
+
 def update(*, kind: str, code: str, version, changes: dict, scope: Scope, user) -> dict:
     """Change attribute fields of one record under an optimistic lock; returns the new detail."""
     _require_resources(scope)
@@ -1070,12 +1088,12 @@ def update(*, kind: str, code: str, version, changes: dict, scope: Scope, user) 
                 ]
             }
         )
-    try:
+    if isinstance(version, str) and version.strip().isdigit():
         version = int(version)
-    except (TypeError, ValueError):
+    if isinstance(version, bool) or not isinstance(version, int):
         raise InvalidChange(
             {"version": [_("the version you started from (a whole number) is required")]}
-        ) from None
+        )
     model = presenters.KIND_MODELS[kind]
     with transaction.atomic():
         obj = model.objects.select_for_update().filter(_lookup(kind, code)).first()
@@ -1097,6 +1115,10 @@ def update(*, kind: str, code: str, version, changes: dict, scope: Scope, user) 
                 value = ""
             if isinstance(value, bool) and not isinstance(field, models.BooleanField):
                 raise InvalidChange({name: [_("'%(v)s' is not a valid value") % {"v": value}]})
+            if isinstance(value, list | dict) and not isinstance(field, models.JSONField):
+                raise InvalidChange({name: [_("'%(v)s' is not a valid value") % {"v": value}]})
+            if isinstance(field, models.FloatField | models.IntegerField) and value is not None:
+                value = _checked_number(name, value, integer=isinstance(field, models.IntegerField))
             setattr(obj, name, value)
         try:
             obj.full_clean(
@@ -1106,10 +1128,16 @@ def update(*, kind: str, code: str, version, changes: dict, scope: Scope, user) 
             )
         except ValidationError as exc:
             raise InvalidChange(exc.message_dict) from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidChange({"__all__": [str(exc)]}) from None
         errors = _validate_extra(kind, obj)
         if errors:
             raise InvalidChange(errors)
         obj.version = version + 1
         obj._history_user = user if getattr(user, "is_authenticated", False) else None
         obj.save()
+        if kind == "teams" and "name" in changes and obj.org_unit.name != obj.name:
+            # The team's org unit carries its name in the org tree (as imports keep it).
+            obj.org_unit.name = obj.name
+            obj.org_unit.save(update_fields=["name"])
     return detail(kind=kind, code=record_code(kind, obj), scope=scope)
