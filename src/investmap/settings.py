@@ -94,6 +94,9 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["investmap.core.auth.LockoutBackend"]
+INVESTMAP_LOGIN_MAX_FAILURES = int(os.environ.get("INVESTMAP_LOGIN_MAX_FAILURES", 5))
+INVESTMAP_LOGIN_LOCK_MINUTES = int(os.environ.get("INVESTMAP_LOGIN_LOCK_MINUTES", 15))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "map"
 LOGOUT_REDIRECT_URL = "login"

@@ -2,12 +2,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .auth import LockoutAuthenticationForm
 
 urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="core/login.html", redirect_authenticated_user=True
+            template_name="core/login.html",
+            redirect_authenticated_user=True,
+            authentication_form=LockoutAuthenticationForm,
         ),
         name="login",
     ),
