@@ -70,10 +70,16 @@ def test_map_layers_legend_and_drill_down(page, live_server, log_in, shoot, zh):
     # Into the park: the map fits the park and parcels are drawn one by one.
     town.locator(".children-list a.child", has_text="东湖科创园").click()
     expect(page.locator("#panel-body .overview[data-level=park][data-code=P01]")).to_be_visible()
-    page.wait_for_function(
-        "() => { const c = window.investmapMap.counts(); return !c.parcels.loading && c.parcels.drawn === 2 && !c.parcels.aggregated; }",
-        timeout=45000,
-    )
+    try:
+        page.wait_for_function(
+            "() => { const c = window.investmapMap.counts(); return !c.parcels.loading && c.parcels.drawn === 2 && !c.parcels.aggregated; }",
+            timeout=45000,
+        )
+    except Exception:
+        state = page.evaluate(
+            "() => JSON.stringify({counts: window.investmapMap.counts(), zoom: window.investmapMap.map.getZoom(), bounds: window.investmapMap.map.getBounds().toBBoxString(), size: window.investmapMap.map.getSize()})"
+        )
+        raise AssertionError(f"park parcels not drawn one by one: {state}") from None
     wait_idle(page)
 
     # Click parcel P-001 on the canvas: a popup with its attributes and the parcel in the panel.
