@@ -14,6 +14,17 @@ M2_PER_MU = 10000.0 / 15.0
 GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 
 
+# How deeply each GeoJSON type nests its positions.
+NESTING = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
+
+
 class GeometryError(ValueError):
     pass
 
@@ -24,14 +35,7 @@ def _positions(geom: dict):
         raise GeometryError(
             f"unsupported geometry type {t!r}; accepted: {', '.join(sorted(GEOMETRY_TYPES))}"
         )
-    depth = {
-        "Point": 0,
-        "MultiPoint": 1,
-        "LineString": 1,
-        "MultiLineString": 2,
-        "Polygon": 2,
-        "MultiPolygon": 3,
-    }[t]
+    depth = NESTING[t]
     stack = [(c, depth)]
     while stack:
         node, d = stack.pop()
@@ -93,14 +97,7 @@ def map_positions(geom: dict, fn) -> dict:
             return [x, y, *node[2:]]
         return [walk(n, depth - 1) for n in node]
 
-    depth = {
-        "Point": 0,
-        "MultiPoint": 1,
-        "LineString": 1,
-        "MultiLineString": 2,
-        "Polygon": 2,
-        "MultiPolygon": 3,
-    }[geom["type"]]
+    depth = NESTING[geom["type"]]
     return {"type": geom["type"], "coordinates": walk(geom["coordinates"], depth)}
 
 

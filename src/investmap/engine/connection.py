@@ -26,9 +26,11 @@ def _load(con, name: str) -> None:
     con.execute(f"LOAD {name}")
 
 
-def connect(*, attach: bool = True) -> duckdb.DuckDBPyConnection:
-    """A fresh DuckDB connection with spatial loaded; the record store attached read-only."""
-    con = duckdb.connect(settings.INVESTMAP_ENGINE_PATH)
+def connect(*, attach: bool = True, path: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A fresh DuckDB connection with spatial loaded; the record store attached read-only.
+
+    `path` is the DuckDB database (default: settings.INVESTMAP_ENGINE_PATH)."""
+    con = duckdb.connect(settings.INVESTMAP_ENGINE_PATH if path is None else path)
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     _load(con, "spatial")
@@ -123,10 +125,7 @@ def _run_in_helper(path: str, fn, args):
     """In the helper process: attach the SQLite file read-only, run, detach."""
     global _helper_con
     if _helper_con is None:
-        con = duckdb.connect(":memory:")
-        con.execute("SET autoinstall_known_extensions = false")
-        con.execute("SET autoload_known_extensions = false")
-        _load(con, "spatial")
+        con = connect(attach=False, path=":memory:")
         _load(con, "sqlite")
         _helper_con = con
     con = _helper_con
