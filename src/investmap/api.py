@@ -110,8 +110,11 @@ def _validation_error(request, exc: ValidationError):
 
 
 def _register_routers():
+    from investmap.matching.api import router as matching_router
     from investmap.resources.api import router as resources_router
 
+    # Matching first: its fixed paths (/match/sites) must win over /{kind}/{code}.
+    api.add_router("/", matching_router)
     api.add_router("/", resources_router)
 
 

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "investmap.core",
     "investmap.engine",
     "investmap.resources",
+    "investmap.matching",
     "investmap.demo",
 ]
 
@@ -128,6 +129,16 @@ INVESTMAP_TILE_ATTRIBUTION = os.environ.get("INVESTMAP_TILE_ATTRIBUTION", "")
 INVESTMAP_ENGINE_PATH = os.environ.get("INVESTMAP_ENGINE_PATH", ":memory:")
 # Largest number of features one map request returns (the rest is aggregated).
 INVESTMAP_MAP_MAX_FEATURES = int(os.environ.get("INVESTMAP_MAP_MAX_FEATURES", 4000))
+# Site matching (docs/matching.md): the radii (m) of the precomputed POI counts,
+# the distance (m) within which two parcels are adjacent, when the derived
+# tables are refreshed ("commit": right after each change; "lazy": at the next
+# match or `investmap match rebuild`), and the default scoring weights.
+INVESTMAP_MATCH_RADII = tuple(
+    int(r) for r in os.environ.get("INVESTMAP_MATCH_RADII", "1000,3000").split(",") if r.strip()
+)
+INVESTMAP_MATCH_ADJACENCY_M = float(os.environ.get("INVESTMAP_MATCH_ADJACENCY_M", 1.0))
+INVESTMAP_MATCH_REFRESH = os.environ.get("INVESTMAP_MATCH_REFRESH", "commit")
+INVESTMAP_MATCH_WEIGHTS = {"area": 1.0, "price": 0.5, "near": 1.0, "combine_penalty": 0.1}
 # Largest file an upload or import accepts, in bytes.
 INVESTMAP_IMPORT_MAX_BYTES = int(os.environ.get("INVESTMAP_IMPORT_MAX_BYTES", 64 * 1024 * 1024))
 

@@ -46,6 +46,7 @@ from investmap.resources.models import (
     TeamMember,
     Town,
 )
+from investmap.resources.signals import library_changed
 from investmap.resources.spatial import mu, shape_fields
 
 from .model import INDICATOR_FIELDS, District, polygon
@@ -124,6 +125,7 @@ def write(
             )
         _Writer(district, history, method, log, written).run()
         _reset_sequences()
+        library_changed.send(sender=write, kinds=set(written))
     return written
 
 

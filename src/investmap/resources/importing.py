@@ -65,6 +65,7 @@ from .models import (
     TeamMember,
     Town,
 )
+from .signals import library_changed
 from .spatial import mu, shape_fields
 
 # Dependency order: a kind may reference the kinds before it. Parcels name
@@ -1071,6 +1072,7 @@ class _Kind:
         try:
             with transaction.atomic():
                 self.write(job, steps)
+                library_changed.send(sender=self.model, kinds={self.kind})
                 audit(
                     user=job.user,
                     action="import",
