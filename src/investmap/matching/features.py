@@ -14,6 +14,7 @@ Every refresh bumps FeatureState.generation, which is how web processes know
 their match index is out of date.
 """
 
+import json
 import logging
 import time
 import uuid
@@ -21,7 +22,7 @@ from collections import defaultdict
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from investmap.core.geo import utm_epsg
@@ -117,6 +118,11 @@ def feature_rows(sh: geo.Shapes, pois: dict[str, geo.PointSet], generation: int)
 
 
 def _write_features(model, key: str, rows: list[dict], ids=None) -> None:
+    """Replace the rows of `ids` (None: all) with `rows`, in plain batched INSERTs.
+
+    Model instances and bulk_create cost more than the computation here; the
+    JSON columns are serialised once and cast on PostgreSQL (jsonb).
+    """
     qs = model.objects.all()
     if ids is not None:
         ids = list(ids)
@@ -124,12 +130,29 @@ def _write_features(model, key: str, rows: list[dict], ids=None) -> None:
             qs.filter(**{f"{key}_id__in": ids[start : start + BATCH]}).delete()
     else:
         qs.delete()
-    objs = []
-    for row in rows:
-        row = dict(row)
-        row[f"{key}_id"] = row.pop("id")
-        objs.append(model(**row))
-    model.objects.bulk_create(objs, batch_size=BATCH)
+    quote = connection.ops.quote_name
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    columns = [f"{key}_id", "x", "y", "reach_m", "distances", "nearest", "counts", "generation"]
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES (%s, %s, %s, %s, %s{cast}, %s{cast}, %s{cast}, %s)"
+    )
+    values = [
+        (
+            r["id"],
+            r["x"],
+            r["y"],
+            r["reach_m"],
+            json.dumps(r["distances"], separators=(",", ":")),
+            json.dumps(r["nearest"], separators=(",", ":")),
+            json.dumps(r["counts"], separators=(",", ":")),
+            r["generation"],
+        )
+        for r in rows
+    ]
+    with connection.cursor() as cur:
+        for start in range(0, len(values), BATCH):
+            cur.executemany(sql, values[start : start + BATCH])
 
 
 def _write_edges(a, b, gaps, ids=None) -> int:

@@ -111,10 +111,10 @@ def nearest(sh: Shapes, ps: PointSet) -> tuple[np.ndarray, np.ndarray]:
     n = len(sh)
     if not n or ps.tree is None:
         return np.full(n, np.nan), np.full(n, -1, dtype=np.int64)
-    _, first = ps.tree.query(sh.points, k=1)
+    _, first = ps.tree.query(sh.points, k=1, workers=-1)
     upper = shapely.distance(sh.geoms, ps.points[first])
     # Slightly widened so floating error never drops the true nearest.
-    lists = ps.tree.query_ball_point(sh.points, upper + sh.reach + 1e-6)
+    lists = ps.tree.query_ball_point(sh.points, upper + sh.reach + 1e-6, workers=-1)
     owner, cand = _pairs(lists)
     exact = shapely.distance(sh.geoms[owner], ps.points[cand])
     best = upper.copy()
@@ -136,7 +136,9 @@ def counts_within(sh: Shapes, ps: PointSet, radii) -> dict[int, np.ndarray]:
     if not n or ps.tree is None:
         return {int(r): np.zeros(n, dtype=np.int64) for r in radii}
     return {
-        int(r): np.asarray(ps.tree.query_ball_point(sh.points, r, return_length=True), np.int64)
+        int(r): np.asarray(
+            ps.tree.query_ball_point(sh.points, r, return_length=True, workers=-1), np.int64
+        )
         for r in radii
     }
 
