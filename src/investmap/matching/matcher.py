@@ -49,9 +49,44 @@ class Candidate:
 
 @dataclass
 class Outcome:
-    candidates: list[Candidate]
+    """Every qualifying candidate, held as arrays per (kind, size) with their scores."""
+
+    groups: list[tuple[str, np.ndarray, np.ndarray]]  # (kind, members (m, k), scores (m,))
     counted: dict[str, int]
     truncated: bool = False
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        return [
+            Candidate(kind, tuple(int(x) for x in row), float(score))
+            for kind, members, scores in self.groups
+            for row, score in zip(members, scores, strict=True)
+        ]
+
+    def top(self, idx: Index, limit: int) -> list[Candidate]:
+        """The first `limit` candidates in rank order, built only for those."""
+        if not self.groups:
+            return []
+        kind_order = {"parcel": 0, "floor_space": 1, "combination": 2}
+        scores, kinds, sizes, codes, where = [], [], [], [], []
+        for g, (kind, members, sc) in enumerate(self.groups):
+            first = members[:, 0]
+            names = (
+                idx.buildings.codes[first] if kind == "floor_space" else idx.parcels.codes[first]
+            )
+            scores.append(-np.round(sc, 9))
+            kinds.append(np.full(len(sc), kind_order[kind]))
+            sizes.append(np.full(len(sc), members.shape[1]))
+            codes.append(names.astype(str))
+            where.append(np.column_stack([np.full(len(sc), g), np.arange(len(sc))]))
+        scores, kinds, sizes = map(np.concatenate, (scores, kinds, sizes))
+        codes, where = np.concatenate(codes), np.concatenate(where)
+        order = np.lexsort((codes, sizes, kinds, scores))[:limit]
+        out = []
+        for g, r in where[order]:
+            kind, members, sc = self.groups[g]
+            out.append(Candidate(kind, tuple(int(x) for x in members[r]), float(sc[r])))
+        return out
 
 
 def _in(values: np.ndarray, allowed) -> np.ndarray:
@@ -123,7 +158,7 @@ def _price_ok(demand: Demand, price: np.ndarray) -> np.ndarray:
 
 
 def match(demand: Demand, idx: Index) -> Outcome:
-    cands: list[Candidate] = []
+    found: list[tuple[str, np.ndarray]] = []  # (kind, members (m, k))
     counted = {"parcel": 0, "combination": 0, "floor_space": 0}
     truncated = False
     if demand.wants_land and len(idx.parcels):
@@ -131,12 +166,12 @@ def match(demand: Demand, idx: Index) -> Outcome:
         base = parcel_mask(demand, idx)
         single = base & _area_ok(demand, p.area_mu) & _price_ok(demand, p.price_wan)
         single &= _near_ok(demand, p.distances)
-        for i in np.nonzero(single)[0]:
-            cands.append(Candidate("parcel", (int(i),), 0.0))
+        found.append(("parcel", np.nonzero(single)[0].reshape(-1, 1)))
         counted["parcel"] = int(single.sum())
         if demand.allow_combine and demand.area_mu_min is not None:
             combos, truncated = combinations(demand, idx, base & ~single)
-            cands.extend(Candidate("combination", tuple(int(x) for x in c), 0.0) for c in combos)
+            for size in sorted({len(c) for c in combos}):
+                found.append(("combination", np.array([c for c in combos if len(c) == size])))
             counted["combination"] = len(combos)
     if demand.wants_floor and len(idx.buildings):
         b = idx.buildings
@@ -155,11 +190,14 @@ def match(demand: Demand, idx: Index) -> Outcome:
         if demand.max_rent_yuan_m2_day is not None:
             ok &= _leq(b.rent, demand.max_rent_yuan_m2_day + 1e-9)
         ok &= _near_ok(demand, b.distances)
-        for i in np.nonzero(ok)[0]:
-            cands.append(Candidate("floor_space", (int(i),), 0.0))
+        found.append(("floor_space", np.nonzero(ok)[0].reshape(-1, 1)))
         counted["floor_space"] = int(ok.sum())
-    score_all(demand, idx, cands)
-    return Outcome(cands, counted, truncated)
+    groups = [
+        (kind, members.astype(np.int64), _group_scores(demand, idx, kind, members))
+        for kind, members in found
+        if len(members)
+    ]
+    return Outcome(groups, counted, truncated)
 
 
 # --- combinations ------------------------------------------------------------------
@@ -276,100 +314,127 @@ def _minimal(sets: np.ndarray, found: dict[int, np.ndarray], base: int) -> np.nd
 # --- scoring ----------------------------------------------------------------------------
 
 
-def _fit(value: float, lo: float | None, hi: float | None) -> tuple[float, float]:
-    """(score, target): 1 at the middle of the range (or at the minimum), falling linearly."""
+def _group_parts(demand: Demand, idx: Index, kind: str, members: np.ndarray):
+    """Scored criteria of a group of candidates of one kind and size, vectorised.
+
+    `members`: (m, k) index positions. Returns (parts, dist, factor): parts is a
+    list of dicts whose "score" / "value" entries are arrays of length m.
+    """
+    w = default_weights()
+    w.update(demand.weights)
+    parts = []
+    if kind == "floor_space":
+        b = idx.buildings
+        i = members[:, 0]
+        value = b.vacant_m2[i]
+        lo, hi = demand.floor_m2_min, demand.floor_m2_max
+        parts.append({"criterion": "floor_area", "weight": w["area"], **_fit_arrays(value, lo, hi)})
+        if demand.max_rent_yuan_m2_day:
+            rent = b.rent[i]
+            parts.append(
+                {
+                    "criterion": "rent",
+                    "weight": w["price"],
+                    "score": np.clip(1 - rent / demand.max_rent_yuan_m2_day, 0, 1),
+                    "value": rent,
+                }
+            )
+        dist = b.distances[i]
+    else:
+        p = idx.parcels
+        value = p.area_mu[members].sum(axis=1)
+        lo, hi = demand.area_mu_min, demand.area_mu_max
+        parts.append({"criterion": "area", "weight": w["area"], **_fit_arrays(value, lo, hi)})
+        if demand.max_price_wan:
+            price = np.nansum(p.price_wan[members], axis=1)
+            parts.append(
+                {
+                    "criterion": "price",
+                    "weight": w["price"],
+                    "score": np.clip(1 - price / demand.max_price_wan, 0, 1),
+                    "value": price,
+                }
+            )
+        d = p.distances[members]  # (m, k, C)
+        dist = np.where(np.isnan(d), np.inf, d).min(axis=1)
+        dist = np.where(np.isinf(dist), np.nan, dist)
+    for n in demand.near:
+        if n.hard:
+            continue
+        d = dist[:, CAT_INDEX[n.category]]
+        parts.append(
+            {
+                "criterion": "near",
+                "category": n.category,
+                "weight": w["near"] * n.weight,
+                "score": np.where(np.isnan(d), 0.0, np.clip(1 - d / n.reference_m, 0, 1)),
+                "value": d,
+                "limit": n.reference_m,
+            }
+        )
+    factor = 1.0
+    if kind == "combination":
+        factor = max(0.0, 1 - w["combine_penalty"] * (members.shape[1] - 1))
+    total_w = sum(x["weight"] for x in parts)
+    for x in parts:
+        x["added"] = x["weight"] * x["score"] / total_w * factor if total_w else 0.0 * x["score"]
+    return parts, dist, factor, total_w
+
+
+def _fit_arrays(value: np.ndarray, lo, hi) -> dict:
+    """Area fit: 1 at the middle of the range (or at the minimum), falling linearly."""
     if lo is not None and hi is not None:
         target = (lo + hi) / 2
     else:
         target = lo if lo is not None else hi
     if not target:
-        return 1.0, 0.0
-    return max(0.0, 1.0 - abs(value - target) / target), target
+        return {"score": np.ones(len(value)), "value": value, "target": target}
+    return {
+        "score": np.clip(1 - np.abs(value - target) / target, 0, 1),
+        "value": value,
+        "target": target,
+    }
+
+
+def _groups(cands: list[Candidate]) -> dict:
+    groups: dict[tuple[str, int], list[int]] = {}
+    for k, c in enumerate(cands):
+        groups.setdefault((c.kind, len(c.members)), []).append(k)
+    return groups
+
+
+def _group_scores(demand: Demand, idx: Index, kind: str, members: np.ndarray) -> np.ndarray:
+    parts, _dist, factor, total_w = _group_parts(demand, idx, kind, members)
+    if not total_w:
+        return np.full(len(members), factor)
+    return np.asarray(sum(x["added"] for x in parts), dtype=float)
 
 
 def score_all(demand: Demand, idx: Index, cands: list[Candidate]) -> None:
-    w = default_weights()
-    w.update(demand.weights)
-    for c in cands:
-        parts = []
-        if c.kind == "floor_space":
-            b = idx.buildings
-            i = c.members[0]
-            value = float(b.vacant_m2[i])
-            s, target = _fit(value, demand.floor_m2_min, demand.floor_m2_max)
-            parts.append(
-                {
-                    "criterion": "floor_area",
-                    "weight": w["area"],
-                    "score": s,
-                    "value": value,
-                    "target": target,
-                }
-            )
-            if demand.max_rent_yuan_m2_day:
-                rent = float(b.rent[i])
-                parts.append(
-                    {
-                        "criterion": "rent",
-                        "weight": w["price"],
-                        "score": max(0.0, 1 - rent / demand.max_rent_yuan_m2_day),
-                        "value": rent,
-                    }
-                )
-            dist = b.distances[i]
-        else:
-            p = idx.parcels
-            members = list(c.members)
-            value = float(p.area_mu[members].sum())
-            s, target = _fit(value, demand.area_mu_min, demand.area_mu_max)
-            parts.append(
-                {
-                    "criterion": "area",
-                    "weight": w["area"],
-                    "score": s,
-                    "value": value,
-                    "target": target,
-                }
-            )
-            if demand.max_price_wan:
-                price = float(np.nansum(p.price_wan[members]))
-                parts.append(
-                    {
-                        "criterion": "price",
-                        "weight": w["price"],
-                        "score": max(0.0, 1 - price / demand.max_price_wan),
-                        "value": price,
-                    }
-                )
-            dist = np.nanmin(
-                np.where(np.isnan(p.distances[members]), np.inf, p.distances[members]), axis=0
-            )
-            dist = np.where(np.isinf(dist), np.nan, dist)
-        for n in demand.near:
-            if n.hard:
-                continue
-            d = float(dist[CAT_INDEX[n.category]])
-            s = 0.0 if math.isnan(d) else max(0.0, 1 - d / n.reference_m)
-            parts.append(
-                {
-                    "criterion": "near",
-                    "category": n.category,
-                    "weight": w["near"] * n.weight,
-                    "score": s,
-                    "value": None if math.isnan(d) else d,
-                    "limit": n.reference_m,
-                }
-            )
-        total_w = sum(x["weight"] for x in parts)
-        factor = 1.0
-        if c.kind == "combination":
-            factor = max(0.0, 1 - w["combine_penalty"] * (len(c.members) - 1))
-        for x in parts:
-            x["added"] = (x["weight"] * x["score"] / total_w * factor) if total_w else 0.0
-        c.score = sum(x["added"] for x in parts) if total_w else 1.0 * factor
-        c.parts = parts
-        c.factor = factor
-        c.dist = dist
+    """Set the score of each candidate in a list, vectorised per kind and size."""
+    for (kind, _size), positions in _groups(cands).items():
+        members = np.array([cands[k].members for k in positions], dtype=np.int64)
+        scores = _group_scores(demand, idx, kind, members)
+        for k, value in zip(positions, scores, strict=True):
+            cands[k].score = float(value)
+
+
+def explain(demand: Demand, idx: Index, c: Candidate) -> Candidate:
+    """Fill in one candidate's scored criteria and distances (for the results shown)."""
+    members = np.array([c.members], dtype=np.int64)
+    parts, dist, factor, _total = _group_parts(demand, idx, c.kind, members)
+    c.parts = [
+        {key: (_scalar(v) if isinstance(v, np.ndarray) else v) for key, v in x.items()}
+        for x in parts
+    ]
+    c.dist = dist[0]
+    c.factor = factor
+    return c
+
+
+def _scalar(v: np.ndarray):
+    value = float(v[0])
+    return None if math.isnan(value) else value
 
 
 def rank(cands: list[Candidate], idx: Index) -> list[Candidate]:
@@ -395,6 +460,8 @@ def _m(d) -> str:
 
 def reasons(demand: Demand, idx: Index, c: Candidate) -> list[dict]:
     """Per criterion: met or not, value, limit, what it added to the score, in words."""
+    if c.dist is None:
+        explain(demand, idx, c)
     out = []
 
     def add(criterion, met, text, value=None, limit=None, added=0.0, **extra):

@@ -64,13 +64,12 @@ def match_sites(*, data, scope: Scope, outlines: bool = True) -> dict:
     demand = parse_demand(data)
     idx = current_index()
     outcome = matcher.match(demand, idx)
-    ranked = matcher.rank(outcome.candidates, idx)
-    top = ranked[: demand.limit]
+    top = outcome.top(idx, demand.limit)
     shapes = _outlines(idx, top) if outlines else {}
     results = [_result(demand, idx, c, shapes, rank=i + 1) for i, c in enumerate(top)]
     return {
         "demand": demand.as_dict(),
-        "total": len(ranked),
+        "total": sum(outcome.counted.values()),
         "counts": outcome.counted,
         "truncated": outcome.truncated,
         "results": results,
@@ -79,6 +78,7 @@ def match_sites(*, data, scope: Scope, outlines: bool = True) -> dict:
 
 
 def _result(demand, idx, c, shapes, *, rank: int) -> dict:
+    matcher.explain(demand, idx, c)
     area_mu, floor_m2 = matcher.area_of(idx, c)
     out = {"rank": rank, "kind": c.kind}
     if c.kind == "floor_space":
