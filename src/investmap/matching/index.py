@@ -10,6 +10,10 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import connection
+from django.db.models import FloatField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
 from investmap.resources.choices import PoiCategory
 from investmap.resources.models import Building, Parcel
@@ -24,13 +28,30 @@ def _float(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _distances(rows) -> np.ndarray:
-    out = np.full((len(rows), len(CATEGORIES)), np.nan)
-    for k, d in enumerate(rows):
-        for cat, value in d.items():
-            j = CAT_INDEX.get(cat)
-            if j is not None:
-                out[k, j] = value
+def _distances(feature_model, key: str, ids: np.ndarray) -> np.ndarray:
+    """(n, categories) metres, aligned with `ids`, NaN where unknown.
+
+    The database extracts the JSON members (json_extract / ->>) and casts them,
+    which is several times faster than decoding 30k JSON documents in Python.
+    """
+    cols = {
+        f"d{j}": Cast(KT(f"distances__{cat}"), FloatField()) for j, cat in enumerate(CATEGORIES)
+    }
+    qs = feature_model.objects.annotate(**cols).values_list(f"{key}_id", *cols)
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cur:  # plain tuples: no per-value converters
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    out = np.full((len(ids), len(CATEGORIES)), np.nan)
+    if not len(ids):
+        return out
+    data = np.array(rows, dtype=float)  # None → NaN
+    if not len(data):
+        return out
+    pos = np.searchsorted(ids, data[:, 0].astype(np.int64))
+    pos = np.clip(pos, 0, len(ids) - 1)
+    hit = ids[pos] == data[:, 0].astype(np.int64)
+    out[pos[hit]] = data[hit, 1:]
     return out
 
 
@@ -83,7 +104,6 @@ class Index:
 
 
 def load(token: str) -> Index:
-    feats = dict(ParcelFeature.objects.values_list("parcel_id", "distances"))
     rows = list(
         Parcel.objects.order_by("pk").values_list(
             "pk",
@@ -121,12 +141,11 @@ def load(token: str) -> Index:
         plot_ratio_max=_float([r[8] for r in rows]),
         min_investment=_float([r[9] for r in rows]),
         min_tax=_float([r[10] for r in rows]),
-        distances=_distances([feats.get(r[0], {}) for r in rows]),
+        distances=_distances(ParcelFeature, "parcel", ids),
         edge_a=np.array(ea, dtype=np.int64),
         edge_b=np.array(eb, dtype=np.int64),
         edge_gap=np.array(eg, dtype=float),
     )
-    bfeats = dict(BuildingFeature.objects.values_list("building_id", "distances"))
     brows = list(
         Building.objects.order_by("pk").values_list(
             "pk",
@@ -141,8 +160,9 @@ def load(token: str) -> Index:
             "clear_height_m",
         )
     )
+    bids = np.array([r[0] for r in brows], dtype=np.int64)
     buildings = BuildingIndex(
-        ids=np.array([r[0] for r in brows], dtype=np.int64),
+        ids=bids,
         codes=np.array([r[1] for r in brows], dtype=object),
         names=np.array([r[2] for r in brows], dtype=object),
         town=np.array([r[3] or "" for r in brows], dtype=object),
@@ -152,7 +172,7 @@ def load(token: str) -> Index:
         rent=_float([r[7] for r in brows]),
         floor_load=_float([r[8] for r in brows]),
         clear_height=_float([r[9] for r in brows]),
-        distances=_distances([bfeats.get(r[0], {}) for r in brows]),
+        distances=_distances(BuildingFeature, "building", bids),
     )
     return Index(token, parcels, buildings)
 
