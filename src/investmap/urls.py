@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("investmap.core.urls")),
     path("", include("investmap.resources.urls")),
     path("", include("investmap.resources.urls_import")),
+    path("", include("investmap.matching.urls")),
 ]

@@ -59,6 +59,7 @@ def _distances(feature_model, key: str, ids: np.ndarray) -> np.ndarray:
 class ParcelIndex:
     ids: np.ndarray
     codes: np.ndarray  # object
+    names: np.ndarray
     town: np.ndarray  # town codes (object)
     park: np.ndarray  # park codes or ""
     land_use: np.ndarray
@@ -117,6 +118,7 @@ def load(token: str) -> Index:
             "plot_ratio_max",
             "min_investment_wan_per_mu",
             "min_tax_wan_per_mu",
+            "name",
         )
     )
     ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -132,6 +134,7 @@ def load(token: str) -> Index:
     parcels = ParcelIndex(
         ids=ids,
         codes=np.array([r[1] for r in rows], dtype=object),
+        names=np.array([r[11] or "" for r in rows], dtype=object),
         town=np.array([r[2] or "" for r in rows], dtype=object),
         park=np.array([r[3] or "" for r in rows], dtype=object),
         land_use=np.array([r[4] for r in rows], dtype=object),

@@ -328,7 +328,8 @@ def _group_parts(demand: Demand, idx: Index, kind: str, members: np.ndarray):
         i = members[:, 0]
         value = b.vacant_m2[i]
         lo, hi = demand.floor_m2_min, demand.floor_m2_max
-        parts.append({"criterion": "floor_area", "weight": w["area"], **_fit_arrays(value, lo, hi)})
+        fit = _fit_arrays(value, lo, hi, floor=True)
+        parts.append({"criterion": "floor_area", "weight": w["area"], **fit})
         if demand.max_rent_yuan_m2_day:
             rent = b.rent[i]
             parts.append(
@@ -381,19 +382,31 @@ def _group_parts(demand: Demand, idx: Index, kind: str, members: np.ndarray):
     return parts, dist, factor, total_w
 
 
-def _fit_arrays(value: np.ndarray, lo, hi) -> dict:
-    """Area fit: 1 at the middle of the range (or at the minimum), falling linearly."""
-    if lo is not None and hi is not None:
-        target = (lo + hi) / 2
-    else:
-        target = lo if lo is not None else hi
-    if not target:
-        return {"score": np.ones(len(value)), "value": value, "target": target}
-    return {
-        "score": np.clip(1 - np.abs(value - target) / target, 0, 1),
-        "value": value,
-        "target": target,
-    }
+def _fit_arrays(value: np.ndarray, lo, hi, *, floor: bool = False) -> dict:
+    """How well a size fits the range, 0–1 (docs/matching.md, "Score").
+
+    Both bounds: 1 at the middle, falling linearly to 0 at a distance of the
+    middle from it (floor space: 1 anywhere in the range, max / value above it,
+    as part of a larger building can be let). Only a minimum: minimum / value.
+    Only a maximum: value / maximum.
+    """
+    value = np.asarray(value, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if lo is not None and hi is not None:
+            target = (lo + hi) / 2
+            if floor:
+                score = np.where(value <= hi, 1.0, hi / value)
+            elif target:
+                score = 1 - np.abs(value - target) / target
+            else:
+                score = np.ones(len(value))
+        elif lo is not None:
+            target = lo
+            score = np.where(value > 0, lo / value, 1.0) if lo else np.ones(len(value))
+        else:
+            target = hi
+            score = value / hi if hi else np.ones(len(value))
+    return {"score": np.clip(np.nan_to_num(score, nan=0.0), 0, 1), "value": value, "target": target}
 
 
 def _groups(cands: list[Candidate]) -> dict:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import shapely
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from investmap.core.geo import degrees_for_metres
@@ -19,7 +20,7 @@ from investmap.core.models import audit
 from investmap.core.scope import Scope
 from investmap.resources.choices import PoiCategory
 from investmap.resources.models import Building, Parcel, Park, Poi, Town
-from investmap.resources.services import Forbidden, NotFound
+from investmap.resources.services import Forbidden, InvalidChange, NotFound
 
 from . import demand as demand_mod
 from . import features, matcher
@@ -101,10 +102,12 @@ def _result(demand, idx, c, shapes, *, rank: int) -> dict:
             park=str(p.park[members[0]]) or None,
             land_use=[str(x) for x in p.land_use[members]],
             status=[str(x) for x in p.status[members]],
+            name="、".join(str(n) for n in p.names[members] if n) or None,
+            # Missing is not zero: one unknown price makes the total unknown.
             price_wan=(
                 None
-                if np.isnan(p.price_wan[members]).all()
-                else round(float(np.nansum(p.price_wan[members])), 2)
+                if np.isnan(p.price_wan[members]).any()
+                else round(float(p.price_wan[members].sum()), 2)
             ),
         )
         key = ("parcels", tuple(int(x) for x in p.ids[members]))
@@ -251,7 +254,7 @@ def save_candidates(*, name: str, data, scope: Scope, user) -> dict:
     _require(scope)
     name = (name or "").strip()
     if not name:
-        raise demand_mod.InvalidDemand({"name": [_("give the list a name")]})
+        raise InvalidChange({"name": [_("give the list a name")]})
     answer = match_sites(data=data, scope=scope, outlines=False)
     kept = [{k: v for k, v in r.items() if k != "geometry"} for r in answer["results"]]
     with transaction.atomic():
@@ -269,7 +272,7 @@ def save_candidates(*, name: str, data, scope: Scope, user) -> dict:
 
 def candidate_list(*, pk: int, scope: Scope) -> dict:
     _require(scope)
-    obj = CandidateList.objects.filter(pk=pk).select_related("created_by").first()
+    obj = _visible_lists(scope).filter(pk=pk).select_related("created_by").first()
     if obj is None:
         raise NotFound(_("No candidate list %(pk)s.") % {"pk": pk})
     return _list_dict(obj)
@@ -279,8 +282,18 @@ def candidate_lists(*, scope: Scope, limit: int = 50) -> list[dict]:
     _require(scope)
     return [
         _list_dict(o, brief=True)
-        for o in CandidateList.objects.select_related("created_by")[:limit]
+        for o in _visible_lists(scope).select_related("created_by")[:limit]
     ]
+
+
+def _visible_lists(scope: Scope):
+    """District-wide roles see every saved list; others their units' and their own."""
+    qs = CandidateList.objects.all()
+    if scope.sensitive_org_ids is None:
+        return qs
+    return qs.filter(
+        Q(created_by_id=scope.user_id) | Q(created_by__org_unit_id__in=scope.sensitive_org_ids)
+    )
 
 
 def _list_dict(obj, brief=False) -> dict:
