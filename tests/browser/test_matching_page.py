@@ -72,7 +72,7 @@ def results(page):
     return page.locator("#match-results .match-result")
 
 
-def test_match_page(page, live_server, log_in, shoot, sites, no_script_errors):
+def test_match_page(page, live_server, log_in, shoot, sites, no_script_errors, zh):
     log_in("bureau")
     page.goto(f"{live_server.url}/match/")
     expect(page.locator("#demand-form")).to_be_visible()
@@ -110,7 +110,9 @@ def test_match_page(page, live_server, log_in, shoot, sites, no_script_errors):
     expect(first.locator('.reason[data-criterion="area"] .reason-added')).to_have_text(
         re.compile(r"^\+\d\.\d\d$")
     )
-    expect(first.locator('.reason[data-criterion="near"]')).to_contain_text("3.0 km")
+    expect(first.locator('.reason[data-criterion="near"]')).to_contain_text(
+        zh("%(km).1f km") % {"km": 3.0}
+    )
     expect(first.locator('.surround-counts li[data-category="metro_station"]')).to_be_visible()
     page.wait_for_function(IDLE)
     drawn = page.evaluate("() => window.investmapMatch.drawn()")

@@ -99,7 +99,7 @@ def test_excel_export_matches_the_answer(api, sites, zh):
         zh(h)
         for h in (
             "Rank",
-            "Kind",
+            "Result type",
             "Site",
             "Town",
             "Park",

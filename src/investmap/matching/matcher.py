@@ -28,7 +28,7 @@ import numpy as np
 from django.utils.translation import gettext as _
 
 from investmap.core.geo import M2_PER_MU
-from investmap.resources.choices import LandUse, ParcelStatus, PoiCategory
+from investmap.resources.choices import BuildingType, LandUse, ParcelStatus, PoiCategory
 
 from .demand import Demand, default_weights
 from .index import CAT_INDEX, CATEGORIES, Index
@@ -530,7 +530,8 @@ def reasons(demand: Demand, idx: Index, c: Candidate) -> list[dict]:
             add(
                 "building_type",
                 True,
-                _("building type %(v)s is allowed") % {"v": b.building_type[i]},
+                _("building type %(v)s is allowed")
+                % {"v": dict(BuildingType.choices).get(b.building_type[i], b.building_type[i])},
                 b.building_type[i],
                 list(demand.building_type),
             )

@@ -244,6 +244,7 @@ def render(*, answer: dict, header: list[str], rows: list[list]) -> bytes:
     st = _styles(font)
     district = district_name()
     generated = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    stamp = _("Generated %(when)s") % {"when": generated}
     title = _("Candidate sites")
     towns = dict(Town.objects.values_list("code", "name"))
     parks = dict(Park.objects.values_list("code", "name"))
@@ -269,7 +270,7 @@ def render(*, answer: dict, header: list[str], rows: list[list]) -> bytes:
         canvas.drawString(
             MARGIN,
             MARGIN - 2 * mm,
-            f"{_('InvestMap')} · {district} · {_('Generated %(when)s') % {'when': generated}}",
+            f"{_('InvestMap')} · {district} · {stamp}",
         )
         canvas.drawRightString(
             PAGE[0] - MARGIN, MARGIN - 2 * mm, _("Page %(n)s") % {"n": canvas.getPageNumber()}
@@ -279,7 +280,7 @@ def render(*, answer: dict, header: list[str], rows: list[list]) -> bytes:
     story = [
         _p(f"{district} · {title}", st["title"]),
         _p(
-            f"{_('Site matching')} · {_('Generated %(when)s') % {'when': generated}}",
+            f"{_('Site matching')} · {stamp}",
             st["meta"],
         ),
         Spacer(1, 4 * mm),

@@ -319,7 +319,7 @@ def _rows_for_export(answer: dict) -> tuple[list[str], list[list]]:
     }
     header = [
         _("Rank"),
-        _("Kind"),
+        _("Result type"),
         _("Site"),
         _("Town"),
         _("Park"),
