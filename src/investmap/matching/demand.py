@@ -5,6 +5,7 @@ collected per field (`{"field": ["message", …]}`) in the user's language and
 raised together as InvalidDemand.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -226,7 +227,9 @@ def parse(data, *, place_codes: dict[str, set[str]] | None = None) -> Demand:
             err(name, _("must be a list of codes"))
             continue
         known = (place_codes or {}).get("parks" if name.endswith("parks") else "towns")
-        bad = [v for v in values if known is not None and v not in known]
+        bad = [
+            v for v in values if known is not None and (not isinstance(v, str) or v not in known)
+        ]
         if bad:
             err(
                 name,
@@ -252,7 +255,7 @@ def parse(data, *, place_codes: dict[str, set[str]] | None = None) -> Demand:
         if data.get(name) in (None, ""):
             continue
         value = data[name]
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdecimal():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             err(name, _("must be a whole number from %(lo)s to %(hi)s") % {"lo": lo, "hi": hi})
@@ -286,8 +289,18 @@ def parse(data, *, place_codes: dict[str, set[str]] | None = None) -> Demand:
                         _("unknown weight '%(k)s'; accepted: %(ok)s")
                         % {"k": key, "ok": ", ".join(ok)},
                     )
-                elif number is None or number < 0 or (key == "combine_penalty" and number >= 1):
-                    err("weights", _("'%(k)s' must be a number of zero or more") % {"k": key})
+                elif (
+                    number is None
+                    or not math.isfinite(number)
+                    or number < 0
+                    or (key == "combine_penalty" and number >= 1)
+                ):
+                    message = (
+                        _("'%(k)s' must be a number from 0 to less than 1")
+                        if key == "combine_penalty"
+                        else _("'%(k)s' must be a number of zero or more")
+                    )
+                    err("weights", message % {"k": key})
                 else:
                     clean[key] = number
             out["weights"] = clean
@@ -340,7 +353,7 @@ def _near(items, err) -> tuple[Near, ...] | None:
                 continue
         if weight is not None:
             weight = _number(weight)
-            if weight is None or weight <= 0:
+            if weight is None or not math.isfinite(weight) or weight <= 0:
                 err(where, _("weight must be a number more than 0"))
                 continue
         if within is None and weight is None:

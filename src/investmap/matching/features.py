@@ -23,6 +23,7 @@ from collections import defaultdict
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Avg, Q
 from django.utils import timezone
 
 from investmap.core.geo import utm_epsg
@@ -50,13 +51,15 @@ def state() -> FeatureState:
 
 
 def district_epsg() -> str:
-    """The UTM zone of the district (from the parcels' and POIs' mean position)."""
+    """The UTM zone of the district, from the mean position of its parcels (or POIs).
+
+    Deterministic: the same data always gives the same zone, so a refresh never
+    flips the projection and forces a full rebuild.
+    """
     for model in (Parcel, Poi):
-        row = model.objects.order_by().values_list("lon", "lat").first()
-        if row:
-            lons = list(model.objects.order_by("?").values_list("lon", flat=True)[:500])
-            lats = list(model.objects.order_by("?").values_list("lat", flat=True)[:500])
-            return utm_epsg(float(np.median(lons)), float(np.median(lats)))
+        mean = model.objects.aggregate(lon=Avg("lon"), lat=Avg("lat"))
+        if mean["lon"] is not None:
+            return utm_epsg(float(mean["lon"]), float(mean["lat"]))
     return utm_epsg(121.4, 31.2)
 
 
@@ -178,19 +181,25 @@ def _neighbour_shapes(sh: geo.Shapes, epsg: str) -> geo.Shapes:
     """Parcels whose bbox comes within the adjacency distance of any shape in `sh`."""
     if not len(sh):
         return sh
-    qs = Parcel.objects.none()
     pad = max(adjacency_m(), 1.0) * 2 / 100_000  # degrees, generous
-    rows = Parcel.objects.filter(pk__in=[int(i) for i in sh.ids]).values_list(
-        "min_lon", "min_lat", "max_lon", "max_lat"
-    )
-    for x0, y0, x1, y1 in rows:
-        qs = qs | Parcel.objects.filter(
-            min_lon__lte=x1 + pad,
-            max_lon__gte=x0 - pad,
-            min_lat__lte=y1 + pad,
-            max_lat__gte=y0 - pad,
+    rows = list(
+        Parcel.objects.filter(pk__in=[int(i) for i in sh.ids]).values_list(
+            "min_lon", "min_lat", "max_lon", "max_lat"
         )
-    ids = set(qs.values_list("pk", flat=True)) if rows else set()
+    )
+    ids = set()
+    # OR-ed a few hundred boxes at a time: SQLite refuses expression trees
+    # deeper than 1000, which one OR per changed parcel soon exceeds.
+    for start in range(0, len(rows), 200):
+        near = Q()
+        for x0, y0, x1, y1 in rows[start : start + 200]:
+            near |= Q(
+                min_lon__lte=x1 + pad,
+                max_lon__gte=x0 - pad,
+                min_lat__lte=y1 + pad,
+                max_lat__gte=y0 - pad,
+            )
+        ids.update(Parcel.objects.filter(near).values_list("pk", flat=True))
     return load_shapes(Parcel, epsg, ids)
 
 
@@ -228,9 +237,12 @@ def refresh(*, progress=None, full: bool = False) -> dict:
             full = True
         generation = st.generation + 1
         plan = _plan(marks, full)
-        t = time.perf_counter()
-        pois = load_pois(epsg)
-        timings["load_pois"] = time.perf_counter() - t
+        if plan["parcel"] == set() and plan["building"] == set() and not plan["poi_marks"]:
+            pois = {}  # attribute edits only: nothing to recompute
+        else:
+            t = time.perf_counter()
+            pois = load_pois(epsg)
+            timings["load_pois"] = time.perf_counter() - t
         if plan["poi_marks"]:
             _affected_by_pois(plan, pois, epsg)
         counts = {}
@@ -286,6 +298,8 @@ def _plan(marks, full: bool) -> dict:
         return plan
     for m in marks:
         if m.kind in ("parcel", "building"):
+            if m.ref_id is not None and not m.shape:
+                continue
             if m.ref_id is None:
                 plan[m.kind] = None
             elif plan[m.kind] is not None:

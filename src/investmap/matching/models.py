@@ -107,6 +107,8 @@ class StaleMark(models.Model):
     ref_id = models.BigIntegerField(null=True, blank=True)
     # POIs: the category touched; blank: every category
     category = models.CharField(max_length=32, blank=True)
+    # False: the record's attributes changed but not its outline (no recompute)
+    shape = models.BooleanField(default=True)
     # POIs: the position before the change (an edit that moved or deleted it)
     old_lon = models.FloatField(null=True, blank=True)
     old_lat = models.FloatField(null=True, blank=True)

@@ -44,9 +44,21 @@ def _refresh_after_commit() -> None:
         log.exception("refreshing the matching features failed; will retry on the next match")
 
 
-def _shape_saved(sender, instance, raw=False, **kwargs):
-    if not raw:
-        _mark(kind=sender.__name__.lower(), ref_id=instance.pk)
+def _shape_before(sender, instance, raw=False, **kwargs):
+    old = None
+    if instance.pk and not raw:
+        old = sender.objects.filter(pk=instance.pk).values_list("geometry", flat=True).first()
+    instance._matching_geometry_before = old
+
+
+def _shape_saved(sender, instance, raw=False, created=False, **kwargs):
+    if raw:
+        return
+    before = getattr(instance, "_matching_geometry_before", None)
+    # Same outline: only attributes changed (status, price …); the features stay
+    # valid and the refresh only renews the index token.
+    same = not created and before is not None and before == instance.geometry
+    _mark(kind=sender.__name__.lower(), ref_id=instance.pk, shape=not same)
 
 
 def _shape_deleted(sender, instance, **kwargs):
@@ -105,6 +117,9 @@ def _library_changed(sender, kinds=(), **kwargs):
 
 def connect() -> None:
     for model in (Parcel, Building):
+        pre_save.connect(
+            _shape_before, sender=model, dispatch_uid=f"matching-before-{model.__name__}"
+        )
         post_save.connect(
             _shape_saved, sender=model, dispatch_uid=f"matching-save-{model.__name__}"
         )
