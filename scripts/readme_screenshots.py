@@ -4,7 +4,9 @@
 """
 
 import argparse
+import json
 from pathlib import Path
+from urllib.parse import quote
 
 from playwright.sync_api import sync_playwright
 
@@ -54,6 +56,25 @@ def main() -> None:
         page.goto(f"{a.url}/parcels/?status=idle")
         page.wait_for_timeout(2500)
         page.screenshot(path=str(OUT / "parcels.png"))
+        # Site matching: a demand that needs combinations of adjacent parcels.
+        demand = json.dumps(
+            {
+                "area_mu_min": 100,
+                "area_mu_max": 130,
+                "land_use": ["M1", "M2"],
+                "max_parcels": 4,
+                "near": [
+                    {"category": "metro_station", "within_m": 3000},
+                    {"category": "talent_housing", "weight": 1},
+                ],
+            }
+        )
+        page.goto(f"{a.url}/match/?demand={quote(demand)}")
+        page.wait_for_selector("#match-results .match-result", timeout=60000)
+        page.locator("#match-results .match-result .mr-head").first.click()
+        page.wait_for_function("window.investmapMatch.idle()", timeout=60000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(OUT / "matching.png"))
         browser.close()
 
 
