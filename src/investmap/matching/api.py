@@ -1,13 +1,13 @@
 """REST endpoints of site matching (thin: the rules are in matcher.py and services.py)."""
 
+import json
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Body, Query, Router, Schema
-from pydantic import Field
+from ninja import Query, Router
 
 from investmap.core.scope import request_scope
 from investmap.resources.api import ERRORS
@@ -39,9 +39,32 @@ adjacency_m (≤ the district's, default 1), limit (default 20), weights
 answer 422 with `errors` naming each field and what is accepted."""
 
 
-class CandidateListIn(Schema):
-    name: str = Field(description="a name for the list, e.g. the project's")
-    demand: dict[str, Any]
+EXAMPLE = {
+    "area_mu_min": 40,
+    "area_mu_max": 60,
+    "land_use": ["M1", "M2"],
+    "near": [{"category": "metro_station", "within_m": 3000}, {"category": "school", "weight": 1}],
+}
+
+
+def _body_doc(example) -> dict:
+    """OpenAPI for a JSON-object body that the service validates itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}, "example": example}},
+        }
+    }
+
+
+def _json_body(request):
+    """The request's JSON body; bad JSON is a 422 naming the problem (never a 400 in English)."""
+    try:
+        return json.loads(request.body.decode("utf-8-sig") or "null")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidDemand(
+            {"__all__": [_("the body is not valid JSON: %(e)s") % {"e": exc}]}
+        ) from None
 
 
 def _service(view):
@@ -66,10 +89,11 @@ def _service(view):
     response={200: dict[str, Any], **ERRORS},
     summary="Ranked candidate sites for a demand",
     description=DEMAND_DOC,
+    openapi_extra=_body_doc(EXAMPLE),
 )
 @_service
-def match_sites(request, demand: dict[str, Any] = Body(...)):
-    return services.match_sites(data=demand, scope=request_scope(request))
+def match_sites(request):
+    return services.match_sites(data=_json_body(request), scope=request_scope(request))
 
 
 def _download(content: bytes, name: str, ext: str, ctype: str) -> HttpResponse:
@@ -81,11 +105,14 @@ def _download(content: bytes, name: str, ext: str, ctype: str) -> HttpResponse:
 @router.post(
     "/match/sites/export.xlsx",
     response={200: bytes, **ERRORS},
-    summary="The ranked candidate sites as an Excel workbook",
+    summary="The ranked candidate sites as an Excel workbook (at most 2000)",
+    openapi_extra=_body_doc(EXAMPLE),
 )
 @_service
-def export_xlsx(request, demand: dict[str, Any] = Body(...)):
-    content = services.export_xlsx(data=demand, scope=request_scope(request), user=request.user)
+def export_xlsx(request):
+    content = services.export_xlsx(
+        data=_json_body(request), scope=request_scope(request), user=request.user
+    )
     return _download(
         content,
         _("candidate-sites"),
@@ -97,11 +124,14 @@ def export_xlsx(request, demand: dict[str, Any] = Body(...)):
 @router.post(
     "/match/sites/export.pdf",
     response={200: bytes, **ERRORS},
-    summary="The ranked candidate sites as a PDF report",
+    summary="The ranked candidate sites as a PDF report (at most 2000)",
+    openapi_extra=_body_doc(EXAMPLE),
 )
 @_service
-def export_pdf(request, demand: dict[str, Any] = Body(...)):
-    content = services.export_pdf(data=demand, scope=request_scope(request), user=request.user)
+def export_pdf(request):
+    content = services.export_pdf(
+        data=_json_body(request), scope=request_scope(request), user=request.user
+    )
     return _download(content, _("candidate-sites"), "pdf", "application/pdf")
 
 
@@ -128,11 +158,23 @@ def status(request):
     "/match/candidate-lists",
     response={200: dict[str, Any], **ERRORS},
     summary="Save a demand and its candidate sites",
+    description='Body: `{"name": "…", "demand": {…}}`.',
+    openapi_extra=_body_doc({"name": "新能源电池项目", "demand": EXAMPLE}),
 )
 @_service
-def save_list(request, payload: CandidateListIn):
+def save_list(request):
+    body = _json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidDemand({"__all__": [_('the body must be {"name": …, "demand": {…}}')]})
+    extra = sorted(set(body) - {"name", "demand"})
+    if extra:
+        raise InvalidDemand({k: [_("unknown field; accepted fields: name, demand")] for k in extra})
+    name = body.get("name")
     return services.save_candidates(
-        name=payload.name, data=payload.demand, scope=request_scope(request), user=request.user
+        name=name if isinstance(name, str) else "",
+        data=body.get("demand"),
+        scope=request_scope(request),
+        user=request.user,
     )
 
 
@@ -175,7 +217,7 @@ def _surroundings(request, kind, code, radius_m, category):
 def parcel_surroundings(
     request,
     code: str,
-    radius_m: float = services.DEFAULT_RADIUS_M,
+    radius_m: str = str(services.DEFAULT_RADIUS_M),
     category: list[str] = Query(None),
 ):
     """Distances in metres from the parcel's outline (0 inside); `category` repeatable."""
@@ -191,7 +233,7 @@ def parcel_surroundings(
 def building_surroundings(
     request,
     code: str,
-    radius_m: float = services.DEFAULT_RADIUS_M,
+    radius_m: str = str(services.DEFAULT_RADIUS_M),
     category: list[str] = Query(None),
 ):
     return _surroundings(request, "buildings", code, radius_m, category)

@@ -228,7 +228,8 @@ def refresh(*, progress=None, full: bool = False) -> dict:
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     with transaction.atomic():
-        st = FeatureState.objects.select_for_update().filter(pk=1).first() or state()
+        state()  # the row exists before it is locked, so two first refreshes serialise
+        st = FeatureState.objects.select_for_update().get(pk=1)
         marks = list(StaleMark.objects.order_by("pk"))
         if not marks and not full:
             return {"refreshed": False}
@@ -274,7 +275,11 @@ def refresh(*, progress=None, full: bool = False) -> dict:
                 t = time.perf_counter()
                 counts["edges"] = _write_edges(a, b, g, ids)
                 timings["write_adjacency"] = time.perf_counter() - t
-        StaleMark.objects.filter(pk__lte=marks[-1].pk if marks else 0).delete()
+        # Delete exactly the marks read: on PostgreSQL a mark with a lower id may
+        # commit after they were read, and must survive for the next refresh.
+        done = [m.pk for m in marks]
+        for start in range(0, len(done), BATCH):
+            StaleMark.objects.filter(pk__in=done[start : start + BATCH]).delete()
         st.generation = generation
         st.token = uuid.uuid4().hex
         st.epsg = epsg
@@ -297,6 +302,8 @@ def _plan(marks, full: bool) -> dict:
         plan["parcel"] = plan["building"] = None
         return plan
     for m in marks:
+        if m.kind == "place":  # a town or park renamed: only the index is renewed
+            continue
         if m.kind in ("parcel", "building"):
             if m.ref_id is not None and not m.shape:
                 continue
@@ -348,6 +355,7 @@ def _affected_by_pois(plan: dict, pois: dict[str, geo.PointSet], epsg: str) -> N
                 hit = n_cat == poi_id
                 for p in pts:
                     gap = np.hypot(xy[:, 0] - p[0], xy[:, 1] - p[1])
-                    hit |= gap - reach <= d_cat  # could now be (or have been) the nearest
-                    hit |= gap <= rmax  # enters or leaves a count
+                    # could now be (or have been) the nearest; stored distances are rounded
+                    hit |= gap - reach <= d_cat + 0.02
+                    hit |= gap <= rmax + 0.02  # enters or leaves a count
                 plan[key].update(ids[hit].tolist())

@@ -176,11 +176,10 @@ def match(demand: Demand, idx: Index) -> Outcome:
     if demand.wants_floor and len(idx.buildings):
         b = idx.buildings
         ok = _place_mask(demand, b.town, b.park)
+        # A building without vacant floor space offers nothing, whatever the minimum.
+        ok &= np.nan_to_num(b.vacant_m2, nan=0) > 0
         if demand.floor_m2_min is not None:
-            with np.errstate(invalid="ignore"):
-                ok &= np.nan_to_num(b.vacant_m2, nan=-1) >= demand.floor_m2_min
-        else:
-            ok &= np.nan_to_num(b.vacant_m2, nan=0) > 0
+            ok &= np.nan_to_num(b.vacant_m2, nan=-1) >= demand.floor_m2_min
         if demand.floor_load_min_kn_m2 is not None:
             ok &= np.nan_to_num(b.floor_load, nan=-1) >= demand.floor_load_min_kn_m2
         if demand.clear_height_min_m is not None:

@@ -101,7 +101,7 @@ class Adjacency(models.Model):
 class StaleMark(models.Model):
     """Something changed that the derived tables depend on; consumed by refresh()."""
 
-    KINDS = (("parcel", "parcel"), ("building", "building"), ("poi", "poi"))
+    KINDS = (("parcel", "parcel"), ("building", "building"), ("poi", "poi"), ("place", "place"))
     kind = models.CharField(max_length=16, choices=KINDS)
     # None: every record of the kind (an import, the demo writer)
     ref_id = models.BigIntegerField(null=True, blank=True)

@@ -11,13 +11,14 @@ import time
 
 import numpy as np
 import shapely
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from investmap.core.geo import degrees_for_metres
 from investmap.core.models import audit
-from investmap.core.scope import Scope
+from investmap.core.scope import Scope, scope_root
 from investmap.resources.choices import PoiCategory
 from investmap.resources.models import Building, Parcel, Park, Poi, Town
 from investmap.resources.services import Forbidden, InvalidChange, NotFound
@@ -28,9 +29,11 @@ from . import geometry as geo
 from . import index as index_mod
 from .models import CandidateList
 
-MAX_RADIUS_M = 20_000
+MAX_RADIUS_M = int(demand_mod.MAX_DISTANCE_M)  # as far as a demand's within_m may reach
 DEFAULT_RADIUS_M = 3000
 MAX_SURROUNDINGS = 5000
+# Exports list at most this many results (a report, not a data dump).
+EXPORT_MAX = 2000
 
 
 def _require(scope: Scope) -> None:
@@ -186,7 +189,9 @@ def surroundings(
     model = {"parcels": Parcel, "buildings": Building}[kind]
     obj = model.objects.filter(code=code).first()
     if obj is None:
-        raise NotFound(_("No %(kind)s with code %(code)s.") % {"kind": kind, "code": code})
+        raise NotFound(
+            _("No %(kind)s with code %(code)s.") % {"kind": model._meta.verbose_name, "code": code}
+        )
     epsg = features.state().epsg or features.district_epsg()
     sh = geo.shapes([obj.pk], [obj.geometry], epsg)
     dlon, dlat = degrees_for_metres(radius * 1.05 + 50, (obj.min_lat + obj.max_lat) / 2)
@@ -287,13 +292,18 @@ def candidate_lists(*, scope: Scope, limit: int = 50) -> list[dict]:
 
 
 def _visible_lists(scope: Scope):
-    """District-wide roles see every saved list; others their units' and their own."""
+    """District-wide roles see every saved list; others their own and their units' users'.
+
+    "Their units": the subtree of the user's scope root (a team widens to its
+    town or park), as for sensitive data (core.scope) — but for every role.
+    """
     qs = CandidateList.objects.all()
     if scope.sensitive_org_ids is None:
         return qs
-    return qs.filter(
-        Q(created_by_id=scope.user_id) | Q(created_by__org_unit_id__in=scope.sensitive_org_ids)
-    )
+    user = get_user_model().objects.filter(pk=scope.user_id).select_related("org_unit").first()
+    root = scope_root(user.org_unit) if user is not None else None
+    units = root.descendant_ids() if root is not None else set()
+    return qs.filter(Q(created_by_id=scope.user_id) | Q(created_by__org_unit_id__in=units))
 
 
 def _list_dict(obj, brief=False) -> dict:
@@ -350,12 +360,25 @@ def _rows_for_export(answer: dict) -> tuple[list[str], list[list]]:
     return [str(h) for h in header], rows
 
 
+def _export_answer(data, scope: Scope) -> dict:
+    demand = parse_demand(data)
+    normalised = demand.as_dict()
+    normalised["limit"] = min(demand.limit, EXPORT_MAX)
+    return match_sites(data=normalised, scope=scope, outlines=False)
+
+
+def _as_text(cell) -> None:
+    """Keep imported text from being read as a spreadsheet formula (=, +, -, @)."""
+    if isinstance(cell.value, str) and cell.value[:1] in ("=", "+", "-", "@"):
+        cell.data_type = "s"
+
+
 def export_xlsx(*, data, scope: Scope, user) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    answer = match_sites(data=data, scope=scope, outlines=False)
+    answer = _export_answer(data, scope)
     header, rows = _rows_for_export(answer)
     wb = Workbook()
     ws = wb.active
@@ -366,6 +389,8 @@ def export_xlsx(*, data, scope: Scope, user) -> bytes:
         cell.fill = PatternFill("solid", fgColor="DDE7F0")
     for row in rows:
         ws.append(row)
+        for cell in ws[ws.max_row]:
+            _as_text(cell)
     widths = [6, 10, 28, 10, 10, 10, 12, 8, 80]
     for i in range(1, len(header) + 1):
         ws.column_dimensions[get_column_letter(i)].width = widths[i - 1] if i <= len(widths) else 16
@@ -390,7 +415,7 @@ def export_xlsx(*, data, scope: Scope, user) -> bytes:
 def export_pdf(*, data, scope: Scope, user) -> bytes:
     from .pdf import render
 
-    answer = match_sites(data=data, scope=scope, outlines=False)
+    answer = _export_answer(data, scope)
     header, rows = _rows_for_export(answer)
     out = render(answer=answer, header=header, rows=rows)
     audit(user=user, action="export", target="matching", format="pdf", rows=len(rows))

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
-from investmap.resources.models import Building, Parcel, Poi
+from investmap.resources.models import Building, Parcel, Park, Poi, Town
 from investmap.resources.signals import library_changed
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def _shape_before(sender, instance, raw=False, **kwargs):
 
 
 def _shape_saved(sender, instance, raw=False, created=False, **kwargs):
-    if raw:
+    if raw:  # loaddata: the whole kind, as for an import
+        _mark(kind=sender.__name__.lower())
         return
     before = getattr(instance, "_matching_geometry_before", None)
     # Same outline: only attributes changed (status, price …); the features stay
@@ -73,7 +74,8 @@ def _poi_before(sender, instance, raw=False, **kwargs):
 
 
 def _poi_saved(sender, instance, raw=False, **kwargs):
-    if raw:
+    if raw:  # loaddata: every category
+        _mark(kind="poi")
         return
     old = getattr(instance, "_matching_before", None)
     if old is None:
@@ -115,7 +117,19 @@ def _library_changed(sender, kinds=(), **kwargs):
             _mark(kind=KIND_OF[kind])
 
 
+def _place_saved(sender, instance, raw=False, **kwargs):
+    # The match index holds town and park codes: renew it.
+    _mark(kind="place", ref_id=instance.pk, shape=False)
+
+
 def connect() -> None:
+    for model in (Town, Park):
+        post_save.connect(
+            _place_saved, sender=model, dispatch_uid=f"matching-place-{model.__name__}"
+        )
+        post_delete.connect(
+            _place_saved, sender=model, dispatch_uid=f"matching-place-del-{model.__name__}"
+        )
     for model in (Parcel, Building):
         pre_save.connect(
             _shape_before, sender=model, dispatch_uid=f"matching-before-{model.__name__}"
