@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 
 from investmap.core.scope import scope_for
 from investmap.matching import features, services
-from investmap.matching.models import StaleMark
+from investmap.matching.models import ParcelFeature, StaleMark
 from investmap.resources.models import Building, Parcel, Town
 
 LAND = {"area_mu_min": 100, "area_mu_max": 140}
@@ -103,3 +103,21 @@ def test_exports_are_capped(users, monkeypatch):
     }
     answer = services._export_answer(json.loads(json.dumps(data)), scope_for(users["bureau"]))
     assert answer["total"] > 1 and len(answer["results"]) == 1
+
+
+@pytest.mark.django_db
+def test_the_packed_distances_load_the_same_index_as_the_json(users):
+    import numpy as np
+
+    from investmap.matching import index as index_mod
+
+    features.rebuild()
+    st = features.state()
+    assert st.detail["packed_order"] == list(index_mod.CATEGORIES)
+    packed = index_mod.load(st.token, st.detail["packed_order"])
+    plain = index_mod.load(st.token, None)  # the JSON path
+    for a, b in ((packed.parcels, plain.parcels), (packed.buildings, plain.buildings)):
+        assert np.array_equal(a.distances, b.distances, equal_nan=True)
+        assert not np.isnan(a.distances).all()
+    # another category order (code changed, tables not rebuilt): the JSON path is used
+    assert index_mod._packed(ParcelFeature, "parcel", packed.parcels.ids, ["school"]) is None

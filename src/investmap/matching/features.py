@@ -36,6 +36,8 @@ from .models import Adjacency, BuildingFeature, FeatureState, ParcelFeature, Sta
 log = logging.getLogger(__name__)
 
 BATCH = 2000
+# The category order of ParcelFeature.packed / BuildingFeature.packed.
+PACKED_ORDER = tuple(PoiCategory.values)
 
 
 def radii() -> tuple[int, ...]:
@@ -103,6 +105,10 @@ def feature_rows(sh: geo.Shapes, pois: dict[str, geo.PointSet], generation: int)
         dist[cat], near[cat] = geo.nearest(sh, ps)
         for r, values in geo.counts_within(sh, ps, radii()).items():
             cnt[str(r)][cat] = values
+    packed = np.full((n, len(PACKED_ORDER)), np.nan)
+    for j, cat in enumerate(PACKED_ORDER):
+        if cat in dist:
+            packed[:, j] = np.round(dist[cat], 2)
     rows = []
     for k in range(n):
         rows.append(
@@ -114,6 +120,7 @@ def feature_rows(sh: geo.Shapes, pois: dict[str, geo.PointSet], generation: int)
                 "distances": {c: round(float(v[k]), 2) for c, v in dist.items()},
                 "nearest": {c: int(v[k]) for c, v in near.items()},
                 "counts": {r: {c: int(v[k]) for c, v in by.items()} for r, by in cnt.items()},
+                "packed": packed[k].tobytes(),
                 "generation": generation,
             }
         )
@@ -135,10 +142,20 @@ def _write_features(model, key: str, rows: list[dict], ids=None) -> None:
         qs.delete()
     quote = connection.ops.quote_name
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    columns = [f"{key}_id", "x", "y", "reach_m", "distances", "nearest", "counts", "generation"]
+    columns = [
+        f"{key}_id",
+        "x",
+        "y",
+        "reach_m",
+        "distances",
+        "nearest",
+        "counts",
+        "packed",
+        "generation",
+    ]
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES (%s, %s, %s, %s, %s{cast}, %s{cast}, %s{cast}, %s)"
+        f"VALUES (%s, %s, %s, %s, %s{cast}, %s{cast}, %s{cast}, %s, %s)"
     )
     values = [
         (
@@ -149,6 +166,7 @@ def _write_features(model, key: str, rows: list[dict], ids=None) -> None:
             json.dumps(r["distances"], separators=(",", ":")),
             json.dumps(r["nearest"], separators=(",", ":")),
             json.dumps(r["counts"], separators=(",", ":")),
+            r["packed"],
             r["generation"],
         )
         for r in rows
@@ -289,6 +307,7 @@ def refresh(*, progress=None, full: bool = False) -> dict:
             "counts": counts,
             "timings": {k: round(v, 3) for k, v in timings.items()},
             "full": plan["parcel"] is None,
+            "packed_order": list(PACKED_ORDER),
         }
         st.save()
     say(f"refreshed in {st.seconds:.2f} s (generation {generation})")

@@ -16,7 +16,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from investmap.resources.choices import PoiCategory
-from investmap.resources.models import Building, Parcel
+from investmap.resources.models import Building, Parcel, Park, Town
 
 from .models import Adjacency, BuildingFeature, ParcelFeature
 
@@ -104,78 +104,121 @@ class Index:
     buildings: BuildingIndex
 
 
-def load(token: str) -> Index:
-    rows = list(
-        Parcel.objects.order_by("pk").values_list(
-            "pk",
-            "code",
-            "town__code",
-            "park__code",
-            "land_use",
-            "status",
-            "area_mu",
-            "price_wan",
-            "plot_ratio_max",
-            "min_investment_wan_per_mu",
-            "min_tax_wan_per_mu",
-            "name",
-        )
+def _rows(sql: str) -> list[tuple]:
+    """Plain tuples straight from the cursor (no per-value converters)."""
+    with connection.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _packed(feature_model, key: str, ids: np.ndarray, order) -> np.ndarray | None:
+    """The distances from the packed column, or None when it cannot be used."""
+    if tuple(order or ()) != CATEGORIES:
+        return None
+    width = 8 * len(CATEGORIES)
+    q = connection.ops.quote_name
+    rows = _rows(f"SELECT {q(key + '_id')}, {q('packed')} FROM {_table(feature_model)}")
+    out = np.full((len(ids), len(CATEGORIES)), np.nan)
+    if not rows:
+        return out
+    blobs = [bytes(r[1]) for r in rows]
+    if any(len(b) != width for b in blobs):
+        return None
+    values = np.frombuffer(b"".join(blobs), dtype=np.float64).reshape(-1, len(CATEGORIES))
+    got = np.array([r[0] for r in rows], dtype=np.int64)
+    pos = np.clip(np.searchsorted(ids, got), 0, max(len(ids) - 1, 0))
+    hit = (ids[pos] == got) if len(ids) else np.zeros(len(got), bool)
+    out[pos[hit]] = values[hit]
+    return out
+
+
+def _codes(model) -> dict[int, str]:
+    return dict(model.objects.values_list("pk", "code"))
+
+
+def load(token: str, packed_order=None) -> Index:
+    """Read the index from the record store (raw cursors: this runs once per refresh)."""
+    q = connection.ops.quote_name
+    towns, parks = _codes(Town), _codes(Park)
+    cols = (
+        "id",
+        "code",
+        "name",
+        "town_id",
+        "park_id",
+        "land_use",
+        "status",
+        "area_mu",
+        "price_wan",
+        "plot_ratio_max",
+        "min_investment_wan_per_mu",
+        "min_tax_wan_per_mu",
     )
+    rows = _rows(f"SELECT {', '.join(q(c) for c in cols)} FROM {_table(Parcel)} ORDER BY {q('id')}")
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    pos = {int(i): k for k, i in enumerate(ids)}
-    ea, eb, eg = [], [], []
-    for a, b, gap in Adjacency.objects.values_list("a_id", "b_id", "gap_m").iterator(
-        chunk_size=20000
-    ):
-        if a in pos and b in pos:
-            ea.append(pos[a])
-            eb.append(pos[b])
-            eg.append(gap)
+    edges = _rows(f"SELECT {q('a_id')}, {q('b_id')}, {q('gap_m')} FROM {_table(Adjacency)}")
+    if edges and len(ids):
+        e = np.array(edges, dtype=float)
+        a, b = e[:, 0].astype(np.int64), e[:, 1].astype(np.int64)
+        ia = np.clip(np.searchsorted(ids, a), 0, len(ids) - 1)
+        ib = np.clip(np.searchsorted(ids, b), 0, len(ids) - 1)
+        ok = (ids[ia] == a) & (ids[ib] == b)
+        edge_a, edge_b, edge_gap = ia[ok], ib[ok], e[ok, 2]
+    else:
+        edge_a = edge_b = np.zeros(0, np.int64)
+        edge_gap = np.zeros(0)
+    dist = _packed(ParcelFeature, "parcel", ids, packed_order)
     parcels = ParcelIndex(
         ids=ids,
         codes=np.array([r[1] for r in rows], dtype=object),
-        names=np.array([r[11] or "" for r in rows], dtype=object),
-        town=np.array([r[2] or "" for r in rows], dtype=object),
-        park=np.array([r[3] or "" for r in rows], dtype=object),
-        land_use=np.array([r[4] for r in rows], dtype=object),
-        status=np.array([r[5] for r in rows], dtype=object),
-        area_mu=_float([r[6] for r in rows]),
-        price_wan=_float([r[7] for r in rows]),
-        plot_ratio_max=_float([r[8] for r in rows]),
-        min_investment=_float([r[9] for r in rows]),
-        min_tax=_float([r[10] for r in rows]),
-        distances=_distances(ParcelFeature, "parcel", ids),
-        edge_a=np.array(ea, dtype=np.int64),
-        edge_b=np.array(eb, dtype=np.int64),
-        edge_gap=np.array(eg, dtype=float),
+        names=np.array([r[2] or "" for r in rows], dtype=object),
+        town=np.array([towns.get(r[3], "") for r in rows], dtype=object),
+        park=np.array([parks.get(r[4], "") for r in rows], dtype=object),
+        land_use=np.array([r[5] for r in rows], dtype=object),
+        status=np.array([r[6] for r in rows], dtype=object),
+        area_mu=_float([r[7] for r in rows]),
+        price_wan=_float([r[8] for r in rows]),
+        plot_ratio_max=_float([r[9] for r in rows]),
+        min_investment=_float([r[10] for r in rows]),
+        min_tax=_float([r[11] for r in rows]),
+        distances=dist if dist is not None else _distances(ParcelFeature, "parcel", ids),
+        edge_a=edge_a,
+        edge_b=edge_b,
+        edge_gap=edge_gap,
     )
-    brows = list(
-        Building.objects.order_by("pk").values_list(
-            "pk",
-            "code",
-            "name",
-            "town__code",
-            "park__code",
-            "building_type",
-            "vacant_floor_m2",
-            "rent_yuan_m2_day",
-            "floor_load_kn_m2",
-            "clear_height_m",
-        )
+    bcols = (
+        "id",
+        "code",
+        "name",
+        "town_id",
+        "park_id",
+        "building_type",
+        "vacant_floor_m2",
+        "rent_yuan_m2_day",
+        "floor_load_kn_m2",
+        "clear_height_m",
+    )
+    brows = _rows(
+        f"SELECT {', '.join(q(c) for c in bcols)} FROM {_table(Building)} ORDER BY {q('id')}"
     )
     bids = np.array([r[0] for r in brows], dtype=np.int64)
+    bdist = _packed(BuildingFeature, "building", bids, packed_order)
     buildings = BuildingIndex(
         ids=bids,
         codes=np.array([r[1] for r in brows], dtype=object),
-        names=np.array([r[2] for r in brows], dtype=object),
-        town=np.array([r[3] or "" for r in brows], dtype=object),
-        park=np.array([r[4] or "" for r in brows], dtype=object),
+        names=np.array([r[2] or "" for r in brows], dtype=object),
+        town=np.array([towns.get(r[3], "") for r in brows], dtype=object),
+        park=np.array([parks.get(r[4], "") for r in brows], dtype=object),
         building_type=np.array([r[5] for r in brows], dtype=object),
         vacant_m2=_float([r[6] for r in brows]),
         rent=_float([r[7] for r in brows]),
         floor_load=_float([r[8] for r in brows]),
         clear_height=_float([r[9] for r in brows]),
-        distances=_distances(BuildingFeature, "building", bids),
+        distances=bdist if bdist is not None else _distances(BuildingFeature, "building", bids),
     )
     return Index(token, parcels, buildings)
 
@@ -184,12 +227,12 @@ _lock = threading.Lock()
 _current: Index | None = None
 
 
-def current(token: str) -> Index:
+def current(token: str, packed_order=None) -> Index:
     """The index for the refresh `token`, loading it when this process holds another."""
     global _current
     with _lock:
         if _current is None or _current.token != token:
-            _current = load(token)
+            _current = load(token, packed_order)
         return _current
 
 

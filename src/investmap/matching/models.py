@@ -48,6 +48,9 @@ class _Features(models.Model):
     nearest = models.JSONField(default=dict)
     # str(radius) → {category: POIs within the radius of the representative point}
     counts = models.JSONField(default=dict)
+    # The distances again, packed: float64 per category in PACKED_ORDER (NaN:
+    # none), so a process loads the match index without decoding JSON.
+    packed = models.BinaryField(default=b"")
     generation = models.PositiveBigIntegerField(default=0)
 
     class Meta:

@@ -58,7 +58,7 @@ def current_index() -> index_mod.Index:
     if not st.token:  # never built (an empty library): build once
         features.rebuild()
         st = features.state()
-    return index_mod.current(st.token)
+    return index_mod.current(st.token, (st.detail or {}).get("packed_order"))
 
 
 def match_sites(*, data, scope: Scope, outlines: bool = True) -> dict:
