@@ -30,9 +30,9 @@ serve: install
 
 ## Chromium and a Chinese font for the browser tests (Debian packages; needs root on a new machine)
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
-	  echo "Installing chromium and fonts-wqy-microhei for the browser tests ..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi || [ ! -x /usr/bin/pdftotext ]; then \
+	  echo "Installing chromium, fonts-wqy-microhei and poppler-utils for the browser and PDF tests ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei poppler-utils; \
 	fi
 
 lint: install
