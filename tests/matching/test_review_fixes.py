@@ -121,3 +121,105 @@ def test_the_packed_distances_load_the_same_index_as_the_json(users):
         assert not np.isnan(a.distances).all()
     # another category order (code changed, tables not rebuilt): the JSON path is used
     assert index_mod._packed(ParcelFeature, "parcel", packed.parcels.ids, ["school"]) is None
+
+
+def _same_index(a, b) -> None:
+    import numpy as np
+
+    for pa, pb in ((a.parcels, b.parcels), (a.buildings, b.buildings)):
+        for name in type(pa).__dataclass_fields__:
+            if name.startswith("edge_"):
+                continue
+            x, y = getattr(pa, name), getattr(pb, name)
+            if x.dtype == object:
+                assert list(x) == list(y), name
+            else:
+                assert np.array_equal(x, y, equal_nan=True), name
+    ea = {
+        (int(a.parcels.ids[i]), int(a.parcels.ids[j]), g)
+        for i, j, g in zip(a.parcels.edge_a, a.parcels.edge_b, a.parcels.edge_gap, strict=True)
+    }
+    eb = {
+        (int(b.parcels.ids[i]), int(b.parcels.ids[j]), g)
+        for i, j, g in zip(b.parcels.edge_a, b.parcels.edge_b, b.parcels.edge_gap, strict=True)
+    }
+    assert ea == eb
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(3))
+def test_a_patched_index_equals_a_fresh_load(district, seed):
+    """After random edits, the index patched from the previous one equals a full load."""
+    import numpy as np
+
+    from investmap.matching import index as index_mod
+    from investmap.resources.models import Poi
+
+    from .test_features import set_outline, square
+
+    rng = np.random.default_rng(seed)
+    t1 = district["towns"]["T01"]
+    lon0, lat0, cell = 121.04, 31.04, 0.001
+
+    def parcel(code, lon, lat, size):
+        p = Parcel(code=code, town=t1, land_use="M1", status="available", area_mu=10.0)
+        set_outline(p, square(lon, lat, size)).save()
+        return p
+
+    for r in range(4):
+        for c in range(4):
+            parcel(f"G-{r}{c}", lon0 + c * cell, lat0 + r * cell, cell)
+    features.rebuild()
+
+    def state_index():
+        st = features.state()
+        d = st.detail
+        return index_mod.current(
+            st.token,
+            d.get("packed_order"),
+            previous_token=d.get("previous_token"),
+            touched=d.get("touched"),
+        )
+
+    state_index()
+    serial = 0
+    for _round in range(8):
+        for _op in range(int(rng.integers(1, 4))):
+            op = rng.choice(["status", "price", "vacancy", "poi", "add", "drop", "reshape"])
+            parcels = list(Parcel.objects.filter(code__startswith="G-"))
+            if op == "status":
+                p = parcels[int(rng.integers(len(parcels)))]
+                p.status = str(rng.choice(["available", "idle", "in_use"]))
+                p.save()
+            elif op == "price":
+                p = parcels[int(rng.integers(len(parcels)))]
+                p.price_wan = float(rng.uniform(100, 900))
+                p.save()
+            elif op == "vacancy":
+                b = Building.objects.get(code="B-001")
+                b.vacant_floor_m2 = float(rng.uniform(0, 3000))
+                b.save()
+            elif op == "poi":
+                serial += 1
+                Poi.objects.create(
+                    code=f"Q-{serial}",
+                    name="q",
+                    category="school",
+                    lon=float(lon0 + rng.uniform(0, 0.004)),
+                    lat=float(lat0 + rng.uniform(0, 0.004)),
+                )
+            elif op == "add":
+                serial += 1
+                parcel(f"G-N{serial}", lon0 + 4 * cell, lat0 + float(rng.integers(4)) * cell, cell)
+            elif op == "drop" and len(parcels) > 4:
+                parcels[int(rng.integers(len(parcels)))].delete()
+            elif op == "reshape":
+                p = parcels[int(rng.integers(len(parcels)))]
+                lon, lat = json.loads(p.geometry)["coordinates"][0][0]
+                set_outline(p, square(lon, lat, cell * 0.7)).save()
+        features.refresh()
+        st = features.state()
+        assert st.detail["touched"] is not None  # small changes: a patch, not a reload
+        patched = state_index()
+        assert patched.token == st.token
+        _same_index(patched, index_mod.load(st.token, st.detail["packed_order"]))

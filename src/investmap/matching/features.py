@@ -53,15 +53,19 @@ def state() -> FeatureState:
 
 
 def district_epsg() -> str:
-    """The UTM zone of the district, from the mean position of its parcels (or POIs).
+    """The UTM zone of the district, from the mean bbox centre of its parcels (or POIs).
 
     Deterministic: the same data always gives the same zone, so a refresh never
     flips the projection and forces a full rebuild.
     """
-    for model in (Parcel, Poi):
-        mean = model.objects.aggregate(lon=Avg("lon"), lat=Avg("lat"))
-        if mean["lon"] is not None:
-            return utm_epsg(float(mean["lon"]), float(mean["lat"]))
+    mean = Parcel.objects.aggregate(
+        x0=Avg("min_lon"), x1=Avg("max_lon"), y0=Avg("min_lat"), y1=Avg("max_lat")
+    )
+    if mean["x0"] is not None:
+        return utm_epsg((mean["x0"] + mean["x1"]) / 2, (mean["y0"] + mean["y1"]) / 2)
+    mean = Poi.objects.aggregate(lon=Avg("lon"), lat=Avg("lat"))
+    if mean["lon"] is not None:
+        return utm_epsg(float(mean["lon"]), float(mean["lat"]))
     return utm_epsg(121.4, 31.2)
 
 
@@ -264,6 +268,7 @@ def refresh(*, progress=None, full: bool = False) -> dict:
             timings["load_pois"] = time.perf_counter() - t
         if plan["poi_marks"]:
             _affected_by_pois(plan, pois, epsg)
+        touched = _touched(plan)
         counts = {}
         for model, feature_model, key in (
             (Parcel, ParcelFeature, "parcel"),
@@ -299,6 +304,7 @@ def refresh(*, progress=None, full: bool = False) -> dict:
         for start in range(0, len(done), BATCH):
             StaleMark.objects.filter(pk__in=done[start : start + BATCH]).delete()
         st.generation = generation
+        previous_token = st.token
         st.token = uuid.uuid4().hex
         st.epsg = epsg
         st.built_at = timezone.now()
@@ -308,6 +314,9 @@ def refresh(*, progress=None, full: bool = False) -> dict:
             "timings": {k: round(v, 3) for k, v in timings.items()},
             "full": plan["parcel"] is None,
             "packed_order": list(PACKED_ORDER),
+            # what changed since the previous token, for index.current() to patch
+            "previous_token": previous_token,
+            "touched": touched,
         }
         st.save()
     say(f"refreshed in {st.seconds:.2f} s (generation {generation})")
@@ -317,13 +326,24 @@ def refresh(*, progress=None, full: bool = False) -> dict:
 def _plan(marks, full: bool) -> dict:
     """Which parcels / buildings to recompute: a set of ids, or None for all."""
     plan = {"parcel": set(), "building": set(), "poi_marks": [], "edges": True}
+    # Every record whose row in a match index is out of date (recomputed or only
+    # edited); None: all of the kind. Web processes patch their index with it.
+    plan["touched"] = {"parcel": set(), "building": set()}
     if full:
         plan["parcel"] = plan["building"] = None
+        plan["touched"] = {"parcel": None, "building": None}
         return plan
     for m in marks:
-        if m.kind == "place":  # a town or park renamed: only the index is renewed
+        if m.kind == "place":  # a town or park renamed: the index reloads its codes
+            plan["touched"] = {"parcel": None, "building": None}
             continue
         if m.kind in ("parcel", "building"):
+            touched = plan["touched"]
+            if touched[m.kind] is not None:
+                if m.ref_id is None:
+                    touched[m.kind] = None
+                else:
+                    touched[m.kind].add(m.ref_id)
             if m.ref_id is not None and not m.shape:
                 continue
             if m.ref_id is None:
@@ -336,6 +356,24 @@ def _plan(marks, full: bool) -> dict:
             else:
                 plan["poi_marks"].append(m)
     return plan
+
+
+# Above this many touched records a process reloads its index instead of patching.
+PATCH_MAX = 20_000
+
+
+def _touched(plan) -> dict | None:
+    """{"parcel": [ids], "building": [ids]} out of date in a match index, or None (all)."""
+    out = {}
+    for key in ("parcel", "building"):
+        touched, computed = plan["touched"][key], plan[key]
+        if touched is None or computed is None:
+            return None
+        ids = sorted(touched | computed)
+        if len(ids) > PATCH_MAX:
+            return None
+        out[key] = ids
+    return out
 
 
 def _affected_by_pois(plan: dict, pois: dict[str, geo.PointSet], epsg: str) -> None:

@@ -58,7 +58,13 @@ def current_index() -> index_mod.Index:
     if not st.token:  # never built (an empty library): build once
         features.rebuild()
         st = features.state()
-    return index_mod.current(st.token, (st.detail or {}).get("packed_order"))
+    detail = st.detail or {}
+    return index_mod.current(
+        st.token,
+        detail.get("packed_order"),
+        previous_token=detail.get("previous_token"),
+        touched=detail.get("touched"),
+    )
 
 
 def match_sites(*, data, scope: Scope, outlines: bool = True) -> dict:
