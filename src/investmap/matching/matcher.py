@@ -31,7 +31,7 @@ from investmap.core.geo import M2_PER_MU
 from investmap.resources.choices import BuildingType, LandUse, ParcelStatus, PoiCategory
 
 from .demand import Demand, default_weights
-from .index import CAT_INDEX, CATEGORIES, Index
+from .index import CAT_INDEX, CATEGORIES, Index, coded
 
 # Above this many connected sets at one size, the search stops and says so.
 MAX_SETS = 2_000_000
@@ -89,8 +89,12 @@ class Outcome:
         return out
 
 
-def _in(values: np.ndarray, allowed) -> np.ndarray:
-    return np.isin(values, np.array(list(allowed), dtype=object))
+def _in(obj, name: str, allowed) -> np.ndarray:
+    """Rows of the index part `obj` whose column `name` is one of `allowed`."""
+    labels, codes = coded(obj, name)
+    wanted = np.zeros(len(labels) + 1, dtype=bool)
+    wanted[:-1] = np.isin(labels, np.array([str(a) for a in allowed]))
+    return wanted[codes]
 
 
 def _leq(values: np.ndarray, limit) -> np.ndarray:
@@ -99,19 +103,19 @@ def _leq(values: np.ndarray, limit) -> np.ndarray:
         return np.nan_to_num(values, nan=np.inf) <= limit
 
 
-def _place_mask(demand: Demand, town: np.ndarray, park: np.ndarray) -> np.ndarray:
-    ok = np.ones(len(town), dtype=bool)
+def _place_mask(demand: Demand, part) -> np.ndarray:
+    ok = np.ones(len(part.ids), dtype=bool)
     if demand.towns or demand.parks:
-        inside = np.zeros(len(town), dtype=bool)
+        inside = np.zeros(len(part.ids), dtype=bool)
         if demand.towns:
-            inside |= _in(town, demand.towns)
+            inside |= _in(part, "town", demand.towns)
         if demand.parks:
-            inside |= _in(park, demand.parks)
+            inside |= _in(part, "park", demand.parks)
         ok &= inside
     if demand.exclude_towns:
-        ok &= ~_in(town, demand.exclude_towns)
+        ok &= ~_in(part, "town", demand.exclude_towns)
     if demand.exclude_parks:
-        ok &= ~_in(park, demand.exclude_parks)
+        ok &= ~_in(part, "park", demand.exclude_parks)
     return ok
 
 
@@ -126,10 +130,10 @@ def _near_ok(demand: Demand, distances: np.ndarray) -> np.ndarray:
 def parcel_mask(demand: Demand, idx: Index) -> np.ndarray:
     """Parcels passing the per-parcel constraints (everything but area, price, proximity)."""
     p = idx.parcels
-    ok = _place_mask(demand, p.town, p.park)
+    ok = _place_mask(demand, p)
     if demand.land_use:
-        ok &= _in(p.land_use, demand.land_use)
-    ok &= _in(p.status, demand.status)
+        ok &= _in(p, "land_use", demand.land_use)
+    ok &= _in(p, "status", demand.status)
     if demand.plot_ratio_min is not None:
         with np.errstate(invalid="ignore"):
             ok &= np.nan_to_num(p.plot_ratio_max, nan=-np.inf) >= demand.plot_ratio_min
@@ -175,7 +179,7 @@ def match(demand: Demand, idx: Index) -> Outcome:
             counted["combination"] = len(combos)
     if demand.wants_floor and len(idx.buildings):
         b = idx.buildings
-        ok = _place_mask(demand, b.town, b.park)
+        ok = _place_mask(demand, b)
         # A building without vacant floor space offers nothing, whatever the minimum.
         ok &= np.nan_to_num(b.vacant_m2, nan=0) > 0
         if demand.floor_m2_min is not None:
@@ -185,7 +189,7 @@ def match(demand: Demand, idx: Index) -> Outcome:
         if demand.clear_height_min_m is not None:
             ok &= np.nan_to_num(b.clear_height, nan=-1) >= demand.clear_height_min_m
         if demand.building_type:
-            ok &= _in(b.building_type, demand.building_type)
+            ok &= _in(b, "building_type", demand.building_type)
         if demand.max_rent_yuan_m2_day is not None:
             ok &= _leq(b.rent, demand.max_rent_yuan_m2_day + 1e-9)
         ok &= _near_ok(demand, b.distances)
