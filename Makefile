@@ -22,6 +22,7 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/investmap migrate --noinput
 	$(BIN)/investmap demo --scale $(SCALE) --seed $(SEED) --if-empty
+	$(BIN)/investmap efficiency evaluate --all-years
 	$(BIN)/investmap ensure-admin
 	$(BIN)/investmap runserver $(HOST):$(PORT)
 

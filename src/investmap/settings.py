@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "investmap.engine",
     "investmap.resources",
     "investmap.matching",
+    "investmap.efficiency",
     "investmap.demo",
 ]
 
@@ -139,6 +140,25 @@ INVESTMAP_MATCH_RADII = tuple(
 INVESTMAP_MATCH_ADJACENCY_M = float(os.environ.get("INVESTMAP_MATCH_ADJACENCY_M", 1.0))
 INVESTMAP_MATCH_REFRESH = os.environ.get("INVESTMAP_MATCH_REFRESH", "commit")
 INVESTMAP_MATCH_WEIGHTS = {"area": 1.0, "price": 0.5, "near": 1.0, "combine_penalty": 0.1}
+# Land-use efficiency (docs/efficiency.md): the ruleset used when none is named,
+# extra folders of ruleset YAML files, the grades that make an occupied parcel
+# low-efficiency land, and the share of the plot ratio below which a parcel's
+# built floor area counts as "far below" it.
+INVESTMAP_EFFICIENCY_RULESET = os.environ.get("INVESTMAP_EFFICIENCY_RULESET", "huangyan-2022")
+INVESTMAP_EFFICIENCY_RULESET_DIRS = tuple(
+    d for d in os.environ.get("INVESTMAP_EFFICIENCY_RULESET_DIRS", "").split(os.pathsep) if d
+)
+INVESTMAP_LOW_EFFICIENCY_GRADES = tuple(
+    g.strip()
+    for g in os.environ.get("INVESTMAP_LOW_EFFICIENCY_GRADES", "D").split(",")
+    if g.strip()
+)
+INVESTMAP_LOW_FAR_SHARE = float(os.environ.get("INVESTMAP_LOW_FAR_SHARE", 0.5))
+INVESTMAP_LOW_FAR_LAND_USES = tuple(
+    u.strip()
+    for u in os.environ.get("INVESTMAP_LOW_FAR_LAND_USES", "M0,M1,M2,M3,W1").split(",")
+    if u.strip()
+)
 # Largest file an upload or import accepts, in bytes.
 INVESTMAP_IMPORT_MAX_BYTES = int(os.environ.get("INVESTMAP_IMPORT_MAX_BYTES", 64 * 1024 * 1024))
 

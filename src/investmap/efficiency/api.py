@@ -1,0 +1,265 @@
+"""REST endpoints of the efficiency app (thin: the rules live in rulesets/, evaluation.py, idle.py)."""
+
+import json
+from functools import wraps
+from typing import Any
+from urllib.parse import quote
+
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router
+
+from investmap.core.scope import request_scope
+from investmap.resources.api import ERRORS
+from investmap.resources.services import InvalidFilter, ServiceError
+
+from . import services
+
+router = Router(tags=["efficiency"])
+
+FILTER_DOC = (
+    "Filters: population, grade (A,B,… comma-separated), status (scored | insufficient_data), "
+    "town, park (codes), industry (code prefix), group, q (name or credit code)."
+)
+
+
+def _service(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        from investmap.api import ApiError
+
+        try:
+            return view(request, *args, **kwargs)
+        except ServiceError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, **exc.extra) from None
+
+    return wrapper
+
+
+def _body(request, allowed: set[str], required: set[str]) -> dict:
+    try:
+        body = json.loads(request.body.decode("utf-8-sig") or "null")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidFilter(
+            {"__all__": [_("the body is not valid JSON: %(e)s") % {"e": exc}]}
+        ) from None
+    if not isinstance(body, dict):
+        raise InvalidFilter({"__all__": [_("the body must be a JSON object")]})
+    errors = {
+        k: [_("unknown field; accepted fields: %(f)s") % {"f": ", ".join(sorted(allowed))}]
+        for k in sorted(set(body) - allowed)
+    }
+    errors.update({k: [_("this field is required")] for k in sorted(required - set(body))})
+    if errors:
+        raise InvalidFilter(errors)
+    return body
+
+
+def _filters(request) -> dict:
+    return {k: request.GET.get(k) for k in services.RESULT_FILTERS if k in request.GET}
+
+
+def _int(request, name: str, default=None, *, lo=None, hi=None):
+    raw = request.GET.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidFilter({name: _("must be a whole number")}) from None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise InvalidFilter({name: _("must be between %(lo)s and %(hi)s") % {"lo": lo, "hi": hi}})
+    return value
+
+
+@router.post(
+    "/efficiency/evaluations",
+    response={200: dict[str, Any], 201: dict[str, Any], **ERRORS},
+    summary="Evaluate a year with a ruleset and store the results",
+    description=(
+        'Body: `{"year": 2024, "ruleset": "huangyan-2022"}` (ruleset defaults to the setting). '
+        "201 with the results when stored; 200 when the same ruleset version already evaluated "
+        "the same inputs (the stored results are returned, never rewritten)."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object"},
+                    "example": {"year": 2024, "ruleset": "huangyan-2022"},
+                }
+            },
+        }
+    },
+)
+@_service
+def evaluate(request):
+    body = _body(request, {"year", "ruleset"}, {"year"})
+    scope = request_scope(request)
+    ruleset = body.get("ruleset")
+    if ruleset is not None and not isinstance(ruleset, str):
+        raise InvalidFilter({"ruleset": _("must be a ruleset name")})
+    ev, created = services.evaluate(
+        year=body.get("year"), ruleset=ruleset, scope=scope, user=request.user
+    )
+    answer = services.results(
+        year=ev.year, ruleset=ev.ruleset.name, version=ev.ruleset.version, scope=scope, order="code"
+    )
+    answer["created"] = created
+    return (201 if created else 200), answer
+
+
+@router.get(
+    "/efficiency/evaluations",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Stored results of a year and ruleset (the latest version unless `version` is given)",
+    description=FILTER_DOC + " Paging: limit (≤ 10000), offset. order=code for credit-code order.",
+)
+@_service
+def evaluations(request, year: int, ruleset: str | None = None, version: int | None = None):
+    return services.results(
+        year=year,
+        ruleset=ruleset,
+        version=version,
+        scope=request_scope(request),
+        params=_filters(request),
+        order=request.GET.get("order"),
+        limit=_int(request, "limit", None, lo=1, hi=10000),
+        offset=_int(request, "offset", 0, lo=0, hi=10**9),
+    )
+
+
+@router.get(
+    "/efficiency/evaluations/export.xlsx",
+    response={200: bytes, **ERRORS},
+    summary="Stored results as an Excel workbook (a sheet per population)",
+    description=FILTER_DOC,
+)
+@_service
+def export(request, year: int, ruleset: str | None = None):
+    content = services.export_xlsx(
+        year=year,
+        ruleset=ruleset,
+        scope=request_scope(request),
+        user=request.user,
+        params=_filters(request),
+    )
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    name = f"{_('efficiency-evaluation')}-{year}"
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}.xlsx"
+    return response
+
+
+@router.get(
+    "/efficiency/summary",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Grade distribution and mean score by town, park, industry or population",
+)
+@_service
+def summary(request, year: int, ruleset: str | None = None, by: str = "town"):
+    return services.summary(year=year, ruleset=ruleset, scope=request_scope(request), by=by)
+
+
+@router.get(
+    "/efficiency/trend",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Grade counts and mean score year by year",
+)
+@_service
+def trend(request, ruleset: str | None = None):
+    return services.trend(ruleset=ruleset, scope=request_scope(request))
+
+
+@router.get(
+    "/efficiency/enterprises/{credit_code}",
+    response={200: dict[str, Any], **ERRORS},
+    summary="One enterprise's results by year, each indicator against its benchmark",
+)
+@_service
+def enterprise(request, credit_code: str, ruleset: str | None = None):
+    return services.enterprise_history(
+        credit_code=credit_code, ruleset=ruleset, scope=request_scope(request)
+    )
+
+
+@router.get(
+    "/efficiency/rulesets",
+    response={200: list[dict[str, Any]], **ERRORS},
+    summary="The rulesets, their sources and versions",
+)
+@_service
+def rulesets(request):
+    return services.list_rulesets(scope=request_scope(request))
+
+
+@router.get(
+    "/efficiency/rulesets/{name}",
+    response={200: dict[str, Any], **ERRORS},
+    summary="One ruleset: populations, indicators, benchmarks, grading, deductions, text",
+)
+@_service
+def ruleset(request, name: str, version: int | None = None):
+    return services.ruleset_detail(name=name, version=version, scope=request_scope(request))
+
+
+@router.get(
+    "/efficiency/idle-land",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Idle land grants as of a date (闲置土地处置办法, 2012)",
+    description=(
+        "`results`: parcel, enterprise, reason (not_started_1y | halted_1y), idle_since, "
+        "fee_estimate_wan (20% of the contract price), recoverable (two years). "
+        "`undetermined`: halted grants whose built or invested share is unknown."
+    ),
+)
+@_service
+def idle_land(request, as_of: str):
+    return services.idle_land(as_of=as_of, scope=request_scope(request))
+
+
+@router.get(
+    "/efficiency/low-efficiency-land",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Occupied parcels graded low in the latest evaluation or built far below the plot ratio",
+)
+@_service
+def low_efficiency_land(request, ruleset: str | None = None):
+    return services.low_efficiency_land(scope=request_scope(request), ruleset=ruleset)
+
+
+@router.post(
+    "/efficiency/land-status",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Feed idle and low-efficiency findings into parcel status (bureau staff)",
+    description='Body: `{"as_of": "2026-03-31", "dry_run": true}`.',
+)
+@_service
+def land_status(request):
+    body = _body(request, {"as_of", "dry_run"}, {"as_of"})
+    return services.apply_land_status(
+        as_of=body["as_of"],
+        scope=request_scope(request),
+        user=request.user,
+        dry_run=bool(body.get("dry_run", False)),
+    )
+
+
+@router.get(
+    "/efficiency/map",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Parcels coloured by their occupant's grade and by idle status (GeoJSON)",
+)
+@_service
+def map_layer(
+    request, year: int | None = None, ruleset: str | None = None, as_of: str | None = None
+):
+    return services.map_layer(
+        year=year,
+        ruleset=ruleset,
+        as_of=as_of,
+        bbox=request.GET.get("bbox"),
+        scope=request_scope(request),
+    )
