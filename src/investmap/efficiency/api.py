@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Status
 
 from investmap.core.scope import request_scope
 from investmap.resources.api import ERRORS
@@ -107,7 +107,7 @@ def evaluate(request):
         year=ev.year, ruleset=ev.ruleset.name, version=ev.ruleset.version, scope=scope, order="code"
     )
     answer["created"] = created
-    return (201 if created else 200), answer
+    return Status(201 if created else 200, answer)
 
 
 @router.get(
