@@ -274,6 +274,28 @@ def evaluate(
     info = {
         e["id"]: e for e in Enterprise.objects.filter(id__in=ids).values("id", "name", "parcel_id")
     }
+    try:
+        ev = _store(year=year, rv=rv, out=out, info=info, took=took, user=user)
+    except IntegrityError:  # a concurrent run stored the same evaluation meanwhile
+        existing = Evaluation.objects.filter(
+            year=year, ruleset=rv, inputs_digest=out["inputs_digest"]
+        ).first()
+        if existing is None:
+            raise
+        return existing, False
+    audit(
+        user=user,
+        action="evaluate",
+        target="efficiency",
+        year=year,
+        ruleset=name,
+        version=rv.version,
+    )
+    return ev, True
+
+
+def _store(*, year, rv, out, info, took, user) -> Evaluation:
+    rows = out["rows"]
     with transaction.atomic():
         ev = Evaluation.objects.create(
             year=year,
@@ -312,15 +334,7 @@ def evaluate(
                 )
             )
         EvaluationResult.objects.bulk_create(batch, batch_size=2000)
-    audit(
-        user=user,
-        action="evaluate",
-        target="efficiency",
-        year=year,
-        ruleset=name,
-        version=rv.version,
-    )
-    return ev, True
+    return ev
 
 
 def find_evaluation(*, year, ruleset: str | None = None, version: int | None = None) -> Evaluation:
