@@ -164,3 +164,47 @@ def test_digest_identifies_the_content():
     doc["populations"][0]["indicators"][0]["benchmark"] = 25.0
     c = rules.parse(yaml.safe_dump(doc, allow_unicode=True))
     assert a.digest == b.digest != c.digest
+
+
+LOWER = """
+name: lower-test
+title: test
+source: {title: test, url: "https://example.org"}
+populations:
+  - code: below
+    label: 规下
+    scale: [below]
+    scoring: benchmark_ratio
+    indicators:
+      - {code: kwh_per_tax, label: 单位税收电耗, formula: electricity_kwh / tax_wan, weight: 50, benchmark: 1000, direction: lower}
+      - {code: tax_per_mu, label: 亩均税收, formula: tax_wan / land_area_mu, weight: 50, benchmark: 10}
+    grading: {method: score_thresholds, thresholds: [{grade: A, min_score: 90}, {grade: D, min_score: null}]}
+deductions:
+  - {code: per_mu, label: 扣分, population: below, formula: "tenants / (land_area_mu - 8)"}
+"""
+
+
+def test_lower_is_better_and_unscorable_values_are_missing():
+    ruleset = rules.parse(LOWER)
+    base = {"scale": "below", "tax_wan": 100, "land_area_mu": 10, "tenants": 2}
+    rows = {
+        r["credit_code"]: r
+        for r in evaluate_rows(
+            ruleset,
+            [
+                {**base, "credit_code": "OK", "electricity_kwh": 50000},
+                {**base, "credit_code": "ZERO", "electricity_kwh": 0},
+                {**base, "credit_code": "DED", "electricity_kwh": 50000, "land_area_mu": 8},
+            ],
+        )
+    }
+    ok = rows["OK"]
+    # 1000 / (50000 / 100) × 50 = 100; 100 / 10 / 10 × 50 = 50; deduction 2 / (10 − 8) = 1
+    assert ok["indicator_scores"] == {"kwh_per_tax": 100.0, "tax_per_mu": 50.0}
+    assert ok["deduction"] == 1.0 and ok["score"] == 149.0 and ok["grade"] == "A"
+    # 0 kWh per tax: benchmark / 0 cannot be scored — listed, not infinite, not zero
+    assert rows["ZERO"]["status"] == "insufficient_data" and rows["ZERO"]["missing"] == [
+        "kwh_per_tax"
+    ]
+    # a deduction without a value (÷ 0 of an expression) is missing, never a 0 deduction
+    assert rows["DED"]["status"] == "insufficient_data" and rows["DED"]["missing"] == ["per_mu"]

@@ -100,12 +100,20 @@ def population_sql(ruleset: Ruleset, p: Population, source: str = "ent") -> str:
         step1.append(f"{ind.formula.sql(_col)} AS v{i}")
         m = _missing_expr(ind.fields, ind.formula.divisors)
         # A value missing with all its fields present (e.g. a divisor expression that is 0).
-        step1.append(
-            f"CASE WHEN v{i} IS NULL AND {m} = '' THEN {_q(ind.code)} ELSE {m} END AS m{i}"
-        )
+        # A value that cannot be scored lists the indicator itself: missing with all its
+        # fields present (a divisor expression that is 0), or 0 where smaller is better
+        # and the score would be benchmark / 0.
+        unscorable = f"(v{i} IS NULL AND {m} = '')"
+        if p.scoring == "benchmark_ratio" and ind.direction == "lower":
+            unscorable += f" OR v{i} = 0"
+        step1.append(f"CASE WHEN {unscorable} THEN {_q(ind.code)} ELSE {m} END AS m{i}")
     for j, d in enumerate(deds):
         step1.append(f"{d.formula.sql(_col)} AS d{j}")
-        step1.append(f"{_missing_expr(d.formula.names, d.formula.divisors)} AS dm{j}")
+        dm = _missing_expr(d.formula.names, d.formula.divisors)
+        # never a silent 0: a deduction without a value makes the enterprise insufficient
+        step1.append(
+            f"CASE WHEN d{j} IS NULL AND {dm} = '' THEN {_q(d.code)} ELSE {dm} END AS dm{j}"
+        )
     land_missing = (
         "CASE WHEN land_area_mu IS NULL THEN 'land_area_mu' END"
         if p.min_land_mu is not None
@@ -153,7 +161,8 @@ def population_sql(ruleset: Ruleset, p: Population, source: str = "ent") -> str:
             filled.append(f"false AS filled{i}")
 
     all_scored = " AND ".join(f"f{i} IS NOT NULL" for i in k) or "true"
-    ded_sum = " + ".join(f"coalesce(d{j}, 0)" for j in range(len(deds))) or "0.0"
+    # (+ 0.0 turns a -0.0 into 0.0)
+    ded_sum = "(" + " + ".join(f"d{j}" for j in range(len(deds))) + ") + 0.0" if deds else "0.0"
     total = " + ".join(f"f{i}" for i in k)
 
     if p.grading == "rank_bands":
