@@ -12,7 +12,7 @@ One run, one data set (the demo district of --scale and --seed):
    filled with the demo district only when it is empty (or with --fresh).
 2. Per ruleset (--ruleset, default huangyan-2022, or --all-rulesets) and the
    year (--year, default the latest with figures):
-   * engine: `engine.connection.run(evaluation.evaluate_store, year, ruleset)`
+   * engine: `evaluation.evaluate(year, ruleset)` (engine.connection.run of evaluate_store, rows as dicts)
      — read the year's inputs, evaluate every population, return every row to
      this process — --repeat times; the best and every time are printed (the
      first call also starts the engine's helper process);
@@ -198,7 +198,7 @@ def bench_ruleset(args, name: str, year: int) -> dict:
     times, res = [], None
     for _ in range(max(1, args.repeat)):
         t = time.perf_counter()
-        res = run(evaluation.evaluate_store, year, ruleset)
+        res = evaluation.evaluate(year, ruleset)
         times.append(time.perf_counter() - t)
     rows = res["rows"]
     out["engine"] = min(times)
@@ -228,7 +228,7 @@ def bench_ruleset(args, name: str, year: int) -> dict:
     }
     out["inputs"] = res["inputs"]
     print(
-        f"  {'engine run(evaluate_store)':<36}{min(times):9.3f} s best of {len(times)} "
+        f"  {'engine evaluate() (run + rows)':<36}{min(times):9.3f} s best of {len(times)} "
         f"({', '.join(f'{t:.3f}' for t in times)})"
     )
 

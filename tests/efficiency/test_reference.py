@@ -24,7 +24,6 @@ import pytest
 from investmap.demo.generator import generate
 from investmap.demo.writer import write
 from investmap.efficiency import evaluation, reference, rules
-from investmap.engine.connection import run
 from investmap.resources.models import Enterprise, IndicatorYear, Parcel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,7 +40,7 @@ def years() -> list[int]:
 
 def both(year: int, ruleset: rules.Ruleset) -> tuple[dict, dict]:
     """Engine and reference results of (year, ruleset) by credit code; they must agree."""
-    engine = run(evaluation.evaluate_store, year, ruleset)["rows"]
+    engine = evaluation.evaluate(year, ruleset)["rows"]
     ref = reference.evaluate_orm(year, ruleset)
     problems = reference.compare(engine, ref)
     assert not problems, f"{ruleset.name} {year}: {len(problems)} differences:\n" + "\n".join(
@@ -259,7 +258,7 @@ def test_a_deduction_without_a_value_is_missing_not_zero():
     _figures(code, year).update(land_area_mu=8.0)  # the deduction divides by 8 − 8
     ref = {r["credit_code"]: r for r in reference.evaluate_orm(year, ruleset)}
     assert ref[code]["status"] == "insufficient_data" and ref[code]["missing"] == ["per_mu"]
-    engine = run(evaluation.evaluate_store, year, ruleset)["rows"]
+    engine = evaluation.evaluate(year, ruleset)["rows"]
     problems = reference.compare(engine, list(ref.values()))
     if problems:  # today: status 'scored', deduction 0.0, rank and grade given
         raise EngineDisagrees("\n".join(problems))

@@ -27,7 +27,7 @@ Per population one query walks these steps as CTEs (docs/efficiency.md):
 
 from __future__ import annotations
 
-from investmap.engine.connection import load_rows, session, table
+from investmap.engine.connection import load_rows, run, session, table
 
 from .rules import DERIVED, FIELDS, Population, Ruleset
 
@@ -220,45 +220,77 @@ def _split(text: str | None) -> list[str]:
     return sorted({x for x in (text or "").split(",") if x})
 
 
-def compute(con, ruleset: Ruleset, source: str = "ent") -> list[dict]:
-    """Evaluate every population of `ruleset` over table `source`; one dict per enterprise."""
-    out: list[dict] = []
+def compute_raw(
+    con, ruleset: Ruleset, source: str = "ent"
+) -> list[tuple[str, list[str], list[tuple]]]:
+    """Per population: (code, column names, rows as tuples) — compact to send between processes."""
+    out = []
     for p in ruleset.populations:
         cur = con.execute(population_sql(ruleset, p, source))
-        names = [d[0] for d in cur.description]
-        for row in cur.fetchall():
-            r = dict(zip(names, row, strict=True))
-            scored = r["status"] == "scored"
-            values, scores, filled = {}, {}, []
-            for i, ind in enumerate(p.indicators):
-                values[ind.code] = r[f"v{i}"]
-                if scored:
-                    scores[ind.code] = r[f"f{i}"]
-                    if r[f"filled{i}"]:
-                        filled.append(ind.code)
+        out.append((p.code, [d[0] for d in cur.description], cur.fetchall()))
+    return out
+
+
+def materialize(ruleset: Ruleset, raw) -> list[dict]:
+    """compute_raw's tuples as one dict per enterprise, sorted by credit code."""
+    out: list[dict] = []
+    for code, names, rows in raw:
+        p = ruleset.population(code)
+        col = {n: i for i, n in enumerate(names)}
+        codes = [ind.code for ind in p.indicators]
+        iv = [col[f"v{i}"] for i in range(len(codes))]
+        isc = [col[f"f{i}"] for i in range(len(codes))]
+        ifl = [col[f"filled{i}"] for i in range(len(codes))]
+        c = {
+            k: col[k]
+            for k in (
+                "credit_code",
+                "enterprise_id",
+                "town_id",
+                "park_id",
+                "industry_code",
+                "grp",
+                "status",
+                "all_missing",
+                "deduction",
+                "score",
+                "rnk",
+                "n",
+                "grade",
+            )
+        }
+        for r in rows:
+            scored = r[c["status"]] == "scored"
             out.append(
                 {
-                    "credit_code": r["credit_code"],
-                    "enterprise_id": r["enterprise_id"],
-                    "town_id": r["town_id"],
-                    "park_id": r["park_id"],
-                    "industry_code": r["industry_code"],
-                    "population": p.code,
-                    "group": r["grp"],
-                    "status": r["status"],
-                    "missing": [] if scored else _split(r["all_missing"]),
-                    "indicator_values": values,
-                    "indicator_scores": scores if scored else {},
-                    "filled": filled,
-                    "deduction": r["deduction"],
-                    "score": r["score"],
-                    "rank": r["rnk"],
-                    "population_size": r["n"],
-                    "grade": r["grade"],
+                    "credit_code": r[c["credit_code"]],
+                    "enterprise_id": r[c["enterprise_id"]],
+                    "town_id": r[c["town_id"]],
+                    "park_id": r[c["park_id"]],
+                    "industry_code": r[c["industry_code"]],
+                    "population": code,
+                    "group": r[c["grp"]],
+                    "status": r[c["status"]],
+                    "missing": [] if scored else _split(r[c["all_missing"]]),
+                    "indicator_values": {k: r[j] for k, j in zip(codes, iv, strict=True)},
+                    "indicator_scores": {k: r[j] for k, j in zip(codes, isc, strict=True)}
+                    if scored
+                    else {},
+                    "filled": [k for k, j in zip(codes, ifl, strict=True) if scored and r[j]],
+                    "deduction": r[c["deduction"]],
+                    "score": r[c["score"]],
+                    "rank": r[c["rnk"]],
+                    "population_size": r[c["n"]],
+                    "grade": r[c["grade"]],
                 }
             )
     out.sort(key=lambda x: x["credit_code"])
     return out
+
+
+def compute(con, ruleset: Ruleset, source: str = "ent") -> list[dict]:
+    """Evaluate every population of `ruleset` over table `source`; one dict per enterprise."""
+    return materialize(ruleset, compute_raw(con, ruleset, source))
 
 
 def inputs_sql(year: int) -> str:
@@ -296,12 +328,23 @@ def inputs_digest(con) -> tuple[int, str]:
 
 
 def evaluate_store(con, year: int, ruleset: Ruleset) -> dict:
-    """In the engine (via engine.connection.run): read the year's inputs, evaluate, return all."""
+    """In the engine (via engine.connection.run): read the year's inputs and evaluate them;
+    the rows come back as compute_raw's tuples (see `evaluate`)."""
     con.execute(inputs_sql(year))
     n, digest = inputs_digest(con)
-    rows = compute(con, ruleset)
+    raw = compute_raw(con, ruleset)
     con.execute("DROP TABLE IF EXISTS ent")
-    return {"inputs": n, "inputs_digest": digest, "rows": rows}
+    return {"inputs": n, "inputs_digest": digest, "raw": raw}
+
+
+def evaluate(year: int, ruleset: Ruleset) -> dict:
+    """The year's evaluation from the record store: {inputs, inputs_digest, rows (dicts)}."""
+    out = run(evaluate_store, year, ruleset)
+    return {
+        "inputs": out["inputs"],
+        "inputs_digest": out["inputs_digest"],
+        "rows": materialize(ruleset, out["raw"]),
+    }
 
 
 def evaluate_rows(ruleset: Ruleset, rows: list[dict]) -> list[dict]:
