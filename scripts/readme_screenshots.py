@@ -27,7 +27,11 @@ def main() -> None:
     ap.add_argument("--url", default="http://127.0.0.1:8000")
     ap.add_argument("--user", default="admin")
     ap.add_argument("--password", required=True)
+    ap.add_argument(
+        "--only", default="map,parcels,matching,efficiency", help="comma-separated shots to take"
+    )
     a = ap.parse_args()
+    only = set(a.only.split(","))
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -37,6 +41,21 @@ def main() -> None:
         page.fill("input[name=password]", a.password)
         page.click("button[type=submit]")
         page.wait_for_url(f"{a.url}/")
+        if "map" in only:
+            shoot_map(page, a.url)
+        if "parcels" in only:
+            page.goto(f"{a.url}/parcels/?status=idle")
+            page.wait_for_timeout(2500)
+            page.screenshot(path=str(OUT / "parcels.png"))
+        if "matching" in only:
+            shoot_matching(page, a.url)
+        if "efficiency" in only:
+            shoot_efficiency(page, a.url)
+        browser.close()
+
+
+def shoot_map(page, url: str) -> None:
+    if True:  # (indented as it was inside main)
         page.wait_for_function(
             "window.investmapMap && window.investmapMap.idle && window.investmapMap.idle()",
             timeout=60000,
@@ -53,9 +72,10 @@ def main() -> None:
         page.wait_for_function("window.investmapMap.idle()", timeout=60000)
         page.wait_for_timeout(1200)
         page.screenshot(path=str(OUT / "map-street.png"))
-        page.goto(f"{a.url}/parcels/?status=idle")
-        page.wait_for_timeout(2500)
-        page.screenshot(path=str(OUT / "parcels.png"))
+
+
+def shoot_matching(page, url: str) -> None:
+    if True:
         # Site matching: a demand that needs combinations of adjacent parcels.
         demand = json.dumps(
             {
@@ -69,13 +89,23 @@ def main() -> None:
                 ],
             }
         )
-        page.goto(f"{a.url}/match/?demand={quote(demand)}")
+        page.goto(f"{url}/match/?demand={quote(demand)}")
         page.wait_for_selector("#match-results .match-result", timeout=60000)
         page.locator("#match-results .match-result .mr-head").first.click()
         page.wait_for_function("window.investmapMatch.idle()", timeout=60000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(OUT / "matching.png"))
-        browser.close()
+
+
+def shoot_efficiency(page, url: str) -> None:
+    """The 亩均 overview (charts and the top of the table) and the map by grade."""
+    page.goto(f"{url}/efficiency/")
+    page.wait_for_selector("#chart-dist canvas", timeout=60000)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(OUT / "efficiency.png"), full_page=False)
+    page.goto(f"{url}/efficiency/map/")
+    page.wait_for_timeout(6000)
+    page.screenshot(path=str(OUT / "efficiency-map.png"))
 
 
 if __name__ == "__main__":

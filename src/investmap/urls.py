@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("investmap.resources.urls")),
     path("", include("investmap.resources.urls_import")),
     path("", include("investmap.matching.urls")),
+    path("", include("investmap.efficiency.urls")),
 ]

@@ -123,9 +123,10 @@ def test_rulesets_idle_land_and_map(district, api):
     names = [r["name"] for r in body(c.get("/api/v1/efficiency/rulesets"))]
     assert {"huangyan-2021", "huangyan-2022", "minmax-2022"} <= set(names)
     d = body(c.get("/api/v1/efficiency/rulesets/huangyan-2022"))
-    assert d["version"] == 1 and d["populations"][0]["indicators"][0]["benchmark"] == 24.097
+    assert d["version"] is None and d["registered"] is False  # reading registers nothing
+    assert d["populations"][0]["indicators"][0]["benchmark"] == 24.097
     assert d["source"]["url"].startswith("https://")
-    assert c.get("/api/v1/efficiency/rulesets/nope").status_code == 422
+    assert c.get("/api/v1/efficiency/rulesets/nope").status_code == 404
     idle = body(c.get("/api/v1/efficiency/idle-land", {"as_of": "2023-06-01"}))
     assert [
         (r["parcel"], r["reason"], r["idle_since"], r["fee_estimate_wan"], r["recoverable"])

@@ -218,7 +218,9 @@ def test_land_status_follows_the_findings_and_reverts(district, users, bureau):
     # the idle parcel is now stock that site matching offers
     from investmap.matching.services import match_sites
 
-    found = match_sites(data={"area_mu_min": 1, "area_mu_max": 500, "status": ["idle"]}, scope=bureau)
+    found = match_sites(
+        data={"area_mu_min": 1, "area_mu_max": 500, "status": ["idle"]}, scope=bureau
+    )
     assert any(r.get("parcels") == ["P-002"] for r in found["results"])
     # construction starts: the finding ends and the status goes back
     LandGrant.objects.filter(parcel=p2).update(

@@ -77,7 +77,8 @@ def _int(request, name: str, default=None, *, lo=None, hi=None):
     response={200: dict[str, Any], 201: dict[str, Any], **ERRORS},
     summary="Evaluate a year with a ruleset and store the results",
     description=(
-        'Body: `{"year": 2024, "ruleset": "huangyan-2022"}` (ruleset defaults to the setting). '
+        'Body: `{"year": 2024, "ruleset": "huangyan-2022"}` (ruleset defaults to the setting; '
+        '`"results": false` answers with the evaluation and its summary only). '
         "201 with the results when stored; 200 when the same ruleset version already evaluated "
         "the same inputs (the stored results are returned, never rewritten)."
     ),
@@ -95,7 +96,7 @@ def _int(request, name: str, default=None, *, lo=None, hi=None):
 )
 @_service
 def evaluate(request):
-    body = _body(request, {"year", "ruleset"}, {"year"})
+    body = _body(request, {"year", "ruleset", "results"}, {"year"})
     scope = request_scope(request)
     ruleset = body.get("ruleset")
     if ruleset is not None and not isinstance(ruleset, str):
@@ -103,9 +104,16 @@ def evaluate(request):
     ev, created = services.evaluate(
         year=body.get("year"), ruleset=ruleset, scope=scope, user=request.user
     )
-    answer = services.results(
-        year=ev.year, ruleset=ev.ruleset.name, version=ev.ruleset.version, scope=scope, order="code"
-    )
+    if body.get("results", True) is False:  # the evaluation and its summary only
+        answer = {"evaluation": services.describe_evaluation(ev), "count": ev.results.count()}
+    else:
+        answer = services.results(
+            year=ev.year,
+            ruleset=ev.ruleset.name,
+            version=ev.ruleset.version,
+            scope=scope,
+            order="code",
+        )
     answer["created"] = created
     return Status(201 if created else 200, answer)
 

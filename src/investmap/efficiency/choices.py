@@ -19,7 +19,7 @@ class ResultStatus(ColoredChoices):
     INSUFFICIENT_DATA = "insufficient_data", _("Insufficient data")
 
 
-@colors({"not_started_1y": "#e53935", "halted_1y": "#8e24aa"})
+@colors({"not_started_1y": "#311b92", "halted_1y": "#ad1457"})
 class IdleReason(ColoredChoices):
     NOT_STARTED_1Y = "not_started_1y", _("Not started one year after the contracted date")
     HALTED_1Y = "halted_1y", _("Halted for one year, under 1/3 built or 25% invested")

@@ -209,9 +209,17 @@ def ruleset_detail(*, name: str, scope: Scope, version: int | None = None) -> di
             )
         ruleset = rules.parse(rv.text, name_hint=name)
     else:
-        ruleset, rv = ruleset_version(name)
+        if name not in rules.available():
+            raise NotFound(_("No ruleset named %(name)s.") % {"name": name})
+        ruleset = _load(name)
+        # Reading registers nothing: the file's text becomes a version when it is used.
+        rv = RulesetVersion.objects.filter(name=name, digest=ruleset.digest).first()
     data = describe_ruleset(ruleset)
-    data.update(version=rv.version, text=rv.text)
+    data.update(
+        version=rv.version if rv else None,
+        registered=rv is not None,
+        text=rv.text if rv else ruleset.text,
+    )
     data["versions"] = list(
         RulesetVersion.objects.filter(name=name)
         .order_by("-version")
@@ -397,7 +405,7 @@ def describe_evaluation(ev: Evaluation) -> dict:
         "year": ev.year,
         "ruleset": ev.ruleset.name,
         "version": ev.ruleset.version,
-        "title": ev.ruleset.title,
+        "title": _label(ev.ruleset.title, ev.ruleset.document.get("title_en") or ev.ruleset.title),
         "evaluated_at": ev.created_at.isoformat(),
         "inputs": ev.inputs,
         "inputs_digest": ev.inputs_digest,
@@ -497,7 +505,7 @@ def _order(qs, order: str | None):
     if order == "code":
         return qs.order_by("credit_code")
     # best first, then the insufficient ones
-    return qs.order_by("population", "status", "group", "rank", "credit_code")
+    return qs.order_by("population", "-status", "group", "rank", "credit_code")  # scored first
 
 
 def results(
@@ -547,7 +555,15 @@ def summary(*, year, ruleset: str | None = None, scope: Scope, by: str = "town")
         if score is not None:
             g["sum"] += score
 
+    parsed = rules.parse(ev.ruleset.text, name_hint=ev.ruleset.name)
+    pops = {p.code: _label(p.label, p.label_en) for p in parsed.populations}
+    divisions = _division_names() if by == "industry" else {}
+
     def label(key):
+        if by == "population":
+            return pops.get(key, key)
+        if by == "industry":
+            return f"{key} {divisions[key]}" if key in divisions else (key or "—")
         if by == "town":
             return tnames.get(key) or _("(no town)")
         if by == "park":
@@ -1010,6 +1026,12 @@ def apply_land_status(*, as_of, scope: Scope, user=None, dry_run: bool = False) 
 GRADE_ORDER = {g: i for i, g in enumerate(Grade.values)}  # A best … D worst
 
 
+def _division_names() -> dict[str, str]:
+    from .presenters import industry_division_names
+
+    return industry_division_names()
+
+
 def map_layer(
     *, year=None, ruleset: str | None = None, as_of=None, bbox=None, scope: Scope
 ) -> dict:
@@ -1030,16 +1052,20 @@ def map_layer(
     grade_of = _latest_grades(ev)
     worst: dict[int, str] = {}
 
-    def note(pid, grade):
-        if pid and (pid not in worst or GRADE_ORDER[grade] > GRADE_ORDER[worst[pid]]):
+    graded: dict[int, list[int]] = defaultdict(list)  # parcel → its graded occupants
+
+    def note(pid, eid):
+        grade = grade_of[eid]
+        graded[pid].append(eid)
+        if pid not in worst or GRADE_ORDER[grade] > GRADE_ORDER[worst[pid]]:
             worst[pid] = grade
 
     for pid, eid in Parcel.objects.exclude(enterprise_id=None).values_list("id", "enterprise_id"):
         if eid in grade_of:
-            note(pid, grade_of[eid])
+            note(pid, eid)
     for eid, pid in Enterprise.objects.exclude(parcel_id=None).values_list("id", "parcel_id"):
-        if eid in grade_of:
-            note(pid, grade_of[eid])
+        if eid in grade_of and eid not in graded.get(pid, ()):
+            note(pid, eid)
     idle = {r["parcel"]: r for r in idle_land(as_of=day, scope=scope)["results"]}
     qs = Parcel.objects.filter(Q(id__in=list(worst)) | Q(code__in=list(idle)))
     if box is not None:
@@ -1048,6 +1074,12 @@ def map_layer(
     limit = int(settings.INVESTMAP_MAP_MAX_FEATURES)
     total = qs.count()
     features = []
+    shown = list(qs.order_by("-area_mu").values_list("id", flat=True)[:limit])
+    codes = dict(
+        Enterprise.objects.filter(
+            id__in={e for pid in shown for e in graded.get(pid, ())}
+        ).values_list("id", "credit_code")
+    )
     for p in qs.order_by("-area_mu").values(
         "id", "code", "name", "status", "area_mu", "geometry", "geom_simple"
     )[:limit]:
@@ -1064,6 +1096,14 @@ def map_layer(
                     "status": p["status"],
                     "area_mu": p["area_mu"],
                     "grade": grade,
+                    "occupants": sorted(
+                        (
+                            {"credit_code": codes[e], "grade": grade_of[e]}
+                            for e in graded.get(p["id"], ())
+                            if e in codes
+                        ),
+                        key=lambda x: x["credit_code"],
+                    ),
                     "idle": finding["reason"] if finding else None,
                     "idle_label": finding["reason_label"] if finding else None,
                     "idle_since": finding["idle_since"] if finding else None,
