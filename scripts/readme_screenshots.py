@@ -55,46 +55,44 @@ def main() -> None:
 
 
 def shoot_map(page, url: str) -> None:
-    if True:  # (indented as it was inside main)
-        page.wait_for_function(
-            "window.investmapMap && window.investmapMap.idle && window.investmapMap.idle()",
-            timeout=60000,
-        )
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(OUT / "map.png"))
-        # Street level: parcels one by one around the first metro station.
-        page.evaluate("""async () => {
-            const r = await fetch('/api/v1/pois?category=metro_station&page_size=1');
-            const s = (await r.json()).items[0];
-            window.investmapMap.map.setView([s.lat, s.lon], 16);
-        }""")
-        page.wait_for_timeout(800)
-        page.wait_for_function("window.investmapMap.idle()", timeout=60000)
-        page.wait_for_timeout(1200)
-        page.screenshot(path=str(OUT / "map-street.png"))
+    page.wait_for_function(
+        "window.investmapMap && window.investmapMap.idle && window.investmapMap.idle()",
+        timeout=60000,
+    )
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUT / "map.png"))
+    # Street level: parcels one by one around the first metro station.
+    page.evaluate("""async () => {
+        const r = await fetch('/api/v1/pois?category=metro_station&page_size=1');
+        const s = (await r.json()).items[0];
+        window.investmapMap.map.setView([s.lat, s.lon], 16);
+    }""")
+    page.wait_for_timeout(800)
+    page.wait_for_function("window.investmapMap.idle()", timeout=60000)
+    page.wait_for_timeout(1200)
+    page.screenshot(path=str(OUT / "map-street.png"))
 
 
 def shoot_matching(page, url: str) -> None:
-    if True:
-        # Site matching: a demand that needs combinations of adjacent parcels.
-        demand = json.dumps(
-            {
-                "area_mu_min": 100,
-                "area_mu_max": 130,
-                "land_use": ["M1", "M2"],
-                "max_parcels": 4,
-                "near": [
-                    {"category": "metro_station", "within_m": 3000},
-                    {"category": "talent_housing", "weight": 1},
-                ],
-            }
-        )
-        page.goto(f"{url}/match/?demand={quote(demand)}")
-        page.wait_for_selector("#match-results .match-result", timeout=60000)
-        page.locator("#match-results .match-result .mr-head").first.click()
-        page.wait_for_function("window.investmapMatch.idle()", timeout=60000)
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(OUT / "matching.png"))
+    # Site matching: a demand that needs combinations of adjacent parcels.
+    demand = json.dumps(
+        {
+            "area_mu_min": 100,
+            "area_mu_max": 130,
+            "land_use": ["M1", "M2"],
+            "max_parcels": 4,
+            "near": [
+                {"category": "metro_station", "within_m": 3000},
+                {"category": "talent_housing", "weight": 1},
+            ],
+        }
+    )
+    page.goto(f"{url}/match/?demand={quote(demand)}")
+    page.wait_for_selector("#match-results .match-result", timeout=60000)
+    page.locator("#match-results .match-result .mr-head").first.click()
+    page.wait_for_function("window.investmapMatch.idle()", timeout=60000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUT / "matching.png"))
 
 
 def shoot_efficiency(page, url: str) -> None:
