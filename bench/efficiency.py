@@ -37,9 +37,10 @@ import signal
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchkit  # noqa: E402  (beside this script)
+
+ROOT = benchkit.ROOT
 
 
 def parse_args():
@@ -67,83 +68,6 @@ def parse_args():
     )
     p.add_argument("--show", type=int, default=5, help="mismatches printed")
     return p.parse_args()
-
-
-def setup_django(scale: str):
-    folder = ROOT / "var" / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    db = folder / f"{scale}.sqlite3"
-    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "investmap.settings"
-    os.environ.setdefault("INVESTMAP_DEBUG", "0")  # production-like: no query log
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    t = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    print(f"record store {db} (migrated in {time.perf_counter() - t:.1f} s)")
-    return db
-
-
-def ensure_demo(args) -> None:
-    from investmap.demo.generator import generate
-    from investmap.demo.writer import library_counts, write
-
-    counts = library_counts()
-    if any(counts.values()) and not args.fresh:
-        print(
-            "demo district already stored: "
-            + ", ".join(
-                f"{k} {v:,}" for k, v in counts.items() if k in ("enterprises", "indicators")
-            )
-        )
-        return
-    t = time.perf_counter()
-    district = generate(seed=args.seed, scale=args.scale)
-    gen = time.perf_counter() - t
-    t = time.perf_counter()
-    write(district, reset=True, history=False)
-    print(
-        f"demo district generated in {gen:.1f} s, written in {time.perf_counter() - t:.1f} s: "
-        + ", ".join(f"{k} {v:,}" for k, v in district.counts().items())
-    )
-
-
-def code_version() -> str:
-    """The commit, and whether the efficiency code differs from it (read-only git calls)."""
-    import subprocess
-
-    def git(*a):
-        r = subprocess.run(
-            ["git", "--no-optional-locks", *a], cwd=ROOT, capture_output=True, text=True
-        )
-        return r.stdout.strip() if r.returncode == 0 else ""
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "src/investmap/efficiency")
-    return head + (" + uncommitted changes in src/investmap/efficiency" if dirty else "")
-
-
-def machine() -> str:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem = next(
-            int(line.split()[1]) / 1024 / 1024
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal")
-        )
-        cpu += f", {mem:.0f} GB RAM"
-    except (OSError, StopIteration, ValueError):
-        pass
-    import duckdb
-
-    return f"{os.cpu_count()} CPUs ({cpu}); Python {sys.version.split()[0]}, DuckDB {duckdb.__version__}"
 
 
 class Timeout(Exception):
@@ -320,13 +244,19 @@ def bench_ruleset(args, name: str, year: int) -> dict:
 
 def main() -> int:
     args = parse_args()
-    setup_django(args.scale)
+    benchkit.setup_django(args.scale)
     load0 = os.getloadavg()
     print(
-        f"InvestMap efficiency bench: scale {args.scale}, seed {args.seed}; {machine()}; "
-        f"load average {load0[0]:.1f}; code {code_version()}"
+        f"InvestMap efficiency bench: scale {args.scale}, seed {args.seed}; {benchkit.machine()}; "
+        f"load average {load0[0]:.1f}; code {benchkit.code_version('efficiency')}"
     )
-    ensure_demo(args)
+    benchkit.ensure_demo(
+        scale=args.scale,
+        seed=args.seed,
+        fresh=args.fresh,
+        show=("enterprises", "indicators"),
+        note="",
+    )
 
     from investmap.efficiency import rules
     from investmap.resources.models import IndicatorYear

@@ -40,10 +40,11 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchkit  # noqa: E402  (beside this script)
+
+ROOT = benchkit.ROOT
 DEFAULT_PG = "postgres://postgres@127.0.0.1:54329/investmap_bench"
 
 
@@ -72,55 +73,12 @@ def parse_args():
     return p.parse_args()
 
 
-def setup_django(scale: str):
-    folder = ROOT / "var" / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    db = folder / f"{scale}.sqlite3"
-    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "investmap.settings"
-    # Production-like: no query log kept per request.
-    os.environ.setdefault("INVESTMAP_DEBUG", "0")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    t = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    print(f"record store {db} (migrated in {time.perf_counter() - t:.1f} s)")
-    return db
-
-
 class Clock:
     def __init__(self):
         self.wall, self.cpu = time.perf_counter(), time.process_time()
 
     def lap(self) -> tuple[float, float]:
         return time.perf_counter() - self.wall, time.process_time() - self.cpu
-
-
-def ensure_demo(args) -> None:
-    from investmap.demo.generator import generate
-    from investmap.demo.writer import library_counts, write
-
-    counts = library_counts()
-    if any(counts.values()) and not args.fresh:
-        print(
-            "demo district already stored: "
-            + ", ".join(
-                f"{k} {v:,}" for k, v in counts.items() if k in ("parcels", "buildings", "pois")
-            )
-        )
-        return
-    c = Clock()
-    district = generate(seed=args.seed, scale=args.scale)
-    gen = c.lap()[0]
-    c = Clock()
-    write(district, reset=True, history=False)  # the commit refreshes the features too
-    print(
-        f"demo district generated in {gen:.1f} s, written (+ features refreshed on commit) "
-        f"in {c.lap()[0]:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in district.counts().items())
-    )
 
 
 # --- our engine ------------------------------------------------------------------------
@@ -585,21 +543,6 @@ def api_latency(n: int, seed: int) -> None:
 # --- main ---------------------------------------------------------------------------------
 
 
-def code_version() -> str:
-    """The commit, and whether the matching code differs from it (read-only git calls)."""
-    import subprocess
-
-    def git(*a):
-        r = subprocess.run(
-            ["git", "--no-optional-locks", *a], cwd=ROOT, capture_output=True, text=True
-        )
-        return r.stdout.strip() if r.returncode == 0 else ""
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "src/investmap/matching")
-    return head + (" + uncommitted changes in src/investmap/matching" if dirty else "")
-
-
 def fmt(t: tuple[float, float]) -> str:
     return f"{t[0]:9.2f} s  (CPU {t[1]:.2f} s)"
 
@@ -609,20 +552,26 @@ def main() -> int:
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     if "parcels" not in kinds or not set(kinds) <= {"parcels", "buildings"}:
         raise SystemExit("--kinds: parcels or parcels,buildings")
-    setup_django(args.scale)
+    benchkit.setup_django(args.scale)
     from investmap.matching import features
 
     load0 = os.getloadavg()
     print(
         f"InvestMap site-matching bench: scale {args.scale}, seed {args.seed}, "
-        f"{os.cpu_count()} CPUs, load average {load0[0]:.1f}; code {code_version()}"
+        f"{os.cpu_count()} CPUs, load average {load0[0]:.1f}; code {benchkit.code_version('matching')}"
     )
     # The URL conf (and with it the services and the index) loads at the first request:
     # import them now so the whole run uses the code of one moment.
     from django.urls import resolve
 
     resolve("/api/v1/match/sites")
-    ensure_demo(args)
+    benchkit.ensure_demo(
+        scale=args.scale,
+        seed=args.seed,
+        fresh=args.fresh,
+        show=("parcels", "buildings", "pois"),
+        note=" (+ features refreshed on commit)",
+    )
 
     print(f"\nour engine ({', '.join(kinds)}; one process, as features.rebuild() runs it)")
     mine = ours(kinds)
