@@ -208,3 +208,16 @@ def test_lower_is_better_and_unscorable_values_are_missing():
     ]
     # a deduction without a value (÷ 0 of an expression) is missing, never a 0 deduction
     assert rows["DED"]["status"] == "insufficient_data" and rows["DED"]["missing"] == ["per_mu"]
+
+
+def test_the_facts_are_every_yearly_figure():
+    from django.db import models
+
+    from investmap.resources.models import IndicatorYear
+
+    numbers = tuple(
+        f.name
+        for f in IndicatorYear._meta.concrete_fields
+        if isinstance(f, models.FloatField | models.PositiveIntegerField) and f.name != "version"
+    )
+    assert rules.FIELDS == numbers

@@ -24,20 +24,27 @@ from pathlib import Path
 
 import yaml
 from django.conf import settings
-from django.db import models
 
 from investmap.core.formula import Formula, FormulaError
-from investmap.resources.models import IndicatorYear
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "rulesets"
 
-# The yearly figures a formula may use: every number of resources.IndicatorYear (a new
-# figure there is usable at once), and the derived facts the engine adds.
-# `tenants`: other enterprises located on the parcels this enterprise uses (厂房出租).
-FIELDS = tuple(
-    f.name
-    for f in IndicatorYear._meta.concrete_fields
-    if isinstance(f, models.FloatField | models.PositiveIntegerField) and f.name not in ("version",)
+# The yearly figures (resources.IndicatorYear) a formula may use, and the
+# derived facts the engine adds. Listed, not read from the model: this module is
+# unpickled in the engine's helper process, where Django's apps are not loaded
+# (tests/efficiency/test_rulesets.py checks the list against the model). `tenants`: other enterprises located on the
+# parcels this enterprise uses (厂房出租).
+FIELDS = (
+    "revenue_wan",
+    "output_wan",
+    "value_added_wan",
+    "tax_wan",
+    "employees",
+    "rd_spend_wan",
+    "energy_tce",
+    "electricity_kwh",
+    "emissions_t",
+    "land_area_mu",
 )
 DERIVED = ("tenants",)
 FACTS = frozenset(FIELDS + DERIVED)
