@@ -121,7 +121,8 @@ def test_a_broken_ruleset_file_is_refused_with_its_problems(district, bureau, se
     assert any("weight: must be a number" in m for m in exc.value.errors["ruleset"])
     with pytest.raises(InvalidFilter) as exc:
         services.evaluate(year=2024, ruleset="nope", scope=bureau)
-    assert "available" in exc.value.errors["ruleset"][0]
+    message = exc.value.errors["ruleset"][0]
+    assert "nope" in message and "huangyan-2022" in message and "minmax-2022" in message
 
 
 def test_no_figures_for_the_year_is_a_clear_refusal(district, bureau):

@@ -22,7 +22,7 @@ class ResultStatus(ColoredChoices):
 @colors({"not_started_1y": "#311b92", "halted_1y": "#ad1457"})
 class IdleReason(ColoredChoices):
     NOT_STARTED_1Y = "not_started_1y", _("Not started one year after the contracted date")
-    HALTED_1Y = "halted_1y", _("Halted for one year, under 1/3 built or 25% invested")
+    HALTED_1Y = "halted_1y", _("Halted for one year, under 1/3 built or 25 percent invested")
 
 
 @colors({"low_grade": "#fb8c00", "low_far": "#6d4c41"})

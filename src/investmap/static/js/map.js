@@ -280,8 +280,14 @@
     state.code = root.dataset.code || code || "";
     units.highlight(state.level, state.code);
     if (opts.fit) {
-      if (state.level === "district" && units.bounds()) map.fitBounds(units.bounds(), FIT);
-      else IM.fitBBox(map, root.dataset.bbox, FIT);
+      const fit = () => {
+        if (state.level === "district" && units.bounds()) map.fitBounds(units.bounds(), FIT);
+        else IM.fitBBox(map, root.dataset.bbox, FIT);
+      };
+      // Leaflet drops a new view asked for while a zoom animation runs (a quick second
+      // click during the previous drill-down): fit once that animation has ended.
+      if (map._animatingZoom) map.once("zoomend", fit);
+      else fit();
     }
     const url = new URL(window.location.href);
     if (state.level === "district") {
