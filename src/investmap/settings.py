@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "investmap.resources",
     "investmap.matching",
     "investmap.efficiency",
+    "investmap.projects",
     "investmap.demo",
 ]
 
@@ -160,6 +161,50 @@ INVESTMAP_LOW_FAR_LAND_USES = tuple(
     if u.strip()
 )
 # Largest file an upload or import accepts, in bytes.
+# Projects (docs/projects.md). Grades by total investment in 10k yuan, highest first;
+# a strategic project is at least "key".
+INVESTMAP_PROJECT_GRADE_BANDS = (("major", 100000.0), ("key", 10000.0), ("general", 0.0))
+# Moves to signed and dropped of projects with these grades need a bureau decision.
+INVESTMAP_PROJECT_APPROVAL_GRADES = tuple(
+    g.strip()
+    for g in os.environ.get("INVESTMAP_PROJECT_APPROVAL_GRADES", "major,key").split(",")
+    if g.strip()
+)
+# Days without any activity after which a project in that stage is "stale".
+INVESTMAP_PROJECT_STALE_DAYS = {
+    "lead": 30,
+    "negotiating": 30,
+    "signed": 45,
+    "registered": 60,
+    "land_obtained": 60,
+    "construction": 90,
+    "completed": 90,
+    "on_hold": 180,
+}
+INVESTMAP_PROJECT_SIGNED_NOT_REGISTERED_DAYS = int(
+    os.environ.get("INVESTMAP_PROJECT_SIGNED_NOT_REGISTERED_DAYS", 90)
+)
+INVESTMAP_PROJECT_LAND_NOT_STARTED_DAYS = int(
+    os.environ.get("INVESTMAP_PROJECT_LAND_NOT_STARTED_DAYS", 180)
+)
+INVESTMAP_PROJECT_PERFORMANCE_RULESET = os.environ.get(
+    "INVESTMAP_PROJECT_PERFORMANCE_RULESET", "district-2025"
+)
+INVESTMAP_STANDARD_LAND_RULESET = os.environ.get("INVESTMAP_STANDARD_LAND_RULESET", "wenling-dongbu-2021")
+# Group robot webhooks for alerts (WeCom / DingTalk markdown messages), comma-separated.
+INVESTMAP_WECOM_WEBHOOKS = tuple(
+    u for u in os.environ.get("INVESTMAP_WECOM_WEBHOOKS", "").split(",") if u.strip()
+)
+INVESTMAP_DINGTALK_WEBHOOKS = tuple(
+    u for u in os.environ.get("INVESTMAP_DINGTALK_WEBHOOKS", "").split(",") if u.strip()
+)
+EMAIL_BACKEND = os.environ.get(
+    "INVESTMAP_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("INVESTMAP_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("INVESTMAP_EMAIL_PORT", 25))
+DEFAULT_FROM_EMAIL = os.environ.get("INVESTMAP_EMAIL_FROM", "investmap@localhost")
+
 INVESTMAP_IMPORT_MAX_BYTES = int(os.environ.get("INVESTMAP_IMPORT_MAX_BYTES", 64 * 1024 * 1024))
 
 LOGGING = {

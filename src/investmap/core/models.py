@@ -58,6 +58,16 @@ class User(AbstractUser):
         related_name="users",
         verbose_name=_("org unit"),
     )
+    # Who is told when this user's work needs attention (project alerts go to both).
+    manager = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+        verbose_name=_("manager"),
+    )
+    email_notifications = models.BooleanField(_("e-mail notifications"), default=True)
 
     class Meta:
         verbose_name = _("user")
@@ -132,6 +142,42 @@ def audit(*, user, action: str, target: str = "", **detail) -> None:
         target=target[:200],
         detail=detail,
     )
+
+
+class Notification(models.Model):
+    """An in-app inbox message. `key` makes a notification idempotent per user:
+    senders (project alerts, policy matches) pass a key naming what it is about,
+    and the same key is never delivered to the same user twice."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("user")
+    )
+    key = models.CharField(_("key"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=32, db_index=True)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), blank=True)
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="notification_once")]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.title}"
+
+
+def notify(*, user, key: str, kind: str, title: str, body: str = "", url: str = "") -> bool:
+    """Put a message in the user's inbox once; False when `key` was already delivered."""
+    _obj, created = Notification.objects.get_or_create(
+        user=user,
+        key=key[:200],
+        defaults={"kind": kind, "title": title[:200], "body": body, "url": url},
+    )
+    return created
 
 
 DEFAULT_DISTRICT_NAME = "示范区"

@@ -56,6 +56,16 @@ class Scope:
 
 NOBODY = Scope(user_id=None, role=None)
 
+# The command line is an operator's tool (like `investmap import`): the whole district,
+# allowed to run evaluations and jobs, unless a command's --user names whose scope to use.
+OPERATOR = Scope(
+    user_id=None,
+    role="operator",
+    sees_resources=True,
+    sensitive_org_ids=None,
+    editable_kinds=frozenset({"indicators", "parcels"}),
+)
+
 
 def scope_root(unit):
     """The unit whose subtree bounds a user's scope (teams widen to their parent unit)."""

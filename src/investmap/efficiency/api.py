@@ -1,7 +1,5 @@
 """REST endpoints of the efficiency app (thin: the rules live in rulesets/, evaluation.py, idle.py)."""
 
-import json
-from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
@@ -10,8 +8,8 @@ from django.utils.translation import gettext as _
 from ninja import Router, Status
 
 from investmap.core.scope import request_scope
-from investmap.resources.api import ERRORS
-from investmap.resources.services import InvalidFilter, ServiceError
+from investmap.resources.api import ERRORS, json_body, service_errors
+from investmap.resources.services import InvalidFilter
 
 from . import services
 
@@ -21,38 +19,6 @@ FILTER_DOC = (
     "Filters: population, grade (A,B,… comma-separated), status (scored | insufficient_data), "
     "town, park (codes), industry (code prefix), group, q (name or credit code)."
 )
-
-
-def _service(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        from investmap.api import ApiError
-
-        try:
-            return view(request, *args, **kwargs)
-        except ServiceError as exc:
-            raise ApiError(exc.status, exc.code, exc.message, **exc.extra) from None
-
-    return wrapper
-
-
-def _body(request, allowed: set[str], required: set[str]) -> dict:
-    try:
-        body = json.loads(request.body.decode("utf-8-sig") or "null")
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidFilter(
-            {"__all__": [_("the body is not valid JSON: %(e)s") % {"e": exc}]}
-        ) from None
-    if not isinstance(body, dict):
-        raise InvalidFilter({"__all__": [_("the body must be a JSON object")]})
-    errors = {
-        k: [_("unknown field; accepted fields: %(f)s") % {"f": ", ".join(sorted(allowed))}]
-        for k in sorted(set(body) - allowed)
-    }
-    errors.update({k: [_("this field is required")] for k in sorted(required - set(body))})
-    if errors:
-        raise InvalidFilter(errors)
-    return body
 
 
 def _filters(request) -> dict:
@@ -94,9 +60,9 @@ def _int(request, name: str, default=None, *, lo=None, hi=None):
         }
     },
 )
-@_service
+@service_errors
 def evaluate(request):
-    body = _body(request, {"year", "ruleset", "results"}, {"year"})
+    body = json_body(request, {"year", "ruleset", "results"}, {"year"})
     scope = request_scope(request)
     ruleset = body.get("ruleset")
     if ruleset is not None and not isinstance(ruleset, str):
@@ -124,7 +90,7 @@ def evaluate(request):
     summary="Stored results of a year and ruleset (the latest version unless `version` is given)",
     description=FILTER_DOC + " Paging: limit (≤ 10000), offset. order=code for credit-code order.",
 )
-@_service
+@service_errors
 def evaluations(request, year: int, ruleset: str | None = None, version: int | None = None):
     return services.results(
         year=year,
@@ -144,7 +110,7 @@ def evaluations(request, year: int, ruleset: str | None = None, version: int | N
     summary="Stored results as an Excel workbook (a sheet per population)",
     description=FILTER_DOC,
 )
-@_service
+@service_errors
 def export(request, year: int, ruleset: str | None = None):
     content = services.export_xlsx(
         year=year,
@@ -166,7 +132,7 @@ def export(request, year: int, ruleset: str | None = None):
     response={200: dict[str, Any], **ERRORS},
     summary="Grade distribution and mean score by town, park, industry or population",
 )
-@_service
+@service_errors
 def summary(request, year: int, ruleset: str | None = None, by: str = "town"):
     return services.summary(year=year, ruleset=ruleset, scope=request_scope(request), by=by)
 
@@ -176,7 +142,7 @@ def summary(request, year: int, ruleset: str | None = None, by: str = "town"):
     response={200: dict[str, Any], **ERRORS},
     summary="Grade counts and mean score year by year",
 )
-@_service
+@service_errors
 def trend(request, ruleset: str | None = None):
     return services.trend(ruleset=ruleset, scope=request_scope(request))
 
@@ -186,7 +152,7 @@ def trend(request, ruleset: str | None = None):
     response={200: dict[str, Any], **ERRORS},
     summary="One enterprise's results by year, each indicator against its benchmark",
 )
-@_service
+@service_errors
 def enterprise(request, credit_code: str, ruleset: str | None = None):
     return services.enterprise_history(
         credit_code=credit_code, ruleset=ruleset, scope=request_scope(request)
@@ -198,7 +164,7 @@ def enterprise(request, credit_code: str, ruleset: str | None = None):
     response={200: list[dict[str, Any]], **ERRORS},
     summary="The rulesets, their sources and versions",
 )
-@_service
+@service_errors
 def rulesets(request):
     return services.list_rulesets(scope=request_scope(request))
 
@@ -208,7 +174,7 @@ def rulesets(request):
     response={200: dict[str, Any], **ERRORS},
     summary="One ruleset: populations, indicators, benchmarks, grading, deductions, text",
 )
-@_service
+@service_errors
 def ruleset(request, name: str, version: int | None = None):
     return services.ruleset_detail(name=name, version=version, scope=request_scope(request))
 
@@ -223,7 +189,7 @@ def ruleset(request, name: str, version: int | None = None):
         "`undetermined`: halted grants whose built or invested share is unknown."
     ),
 )
-@_service
+@service_errors
 def idle_land(request, as_of: str):
     return services.idle_land(as_of=as_of, scope=request_scope(request))
 
@@ -233,7 +199,7 @@ def idle_land(request, as_of: str):
     response={200: dict[str, Any], **ERRORS},
     summary="Occupied parcels graded low in the latest evaluation or built far below the plot ratio",
 )
-@_service
+@service_errors
 def low_efficiency_land(request, ruleset: str | None = None):
     return services.low_efficiency_land(scope=request_scope(request), ruleset=ruleset)
 
@@ -244,9 +210,9 @@ def low_efficiency_land(request, ruleset: str | None = None):
     summary="Feed idle and low-efficiency findings into parcel status (bureau staff)",
     description='Body: `{"as_of": "2026-03-31", "dry_run": true}`.',
 )
-@_service
+@service_errors
 def land_status(request):
-    body = _body(request, {"as_of", "dry_run"}, {"as_of"})
+    body = json_body(request, {"as_of", "dry_run"}, {"as_of"})
     return services.apply_land_status(
         as_of=body["as_of"],
         scope=request_scope(request),
@@ -260,7 +226,7 @@ def land_status(request):
     response={200: dict[str, Any], **ERRORS},
     summary="Parcels coloured by their occupant's grade and by idle status (GeoJSON)",
 )
-@_service
+@service_errors
 def map_layer(
     request, year: int | None = None, ruleset: str | None = None, as_of: str | None = None
 ):

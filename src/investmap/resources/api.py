@@ -5,12 +5,14 @@ the list pages (resources.filters); errors are JSON {"code", "message"}.
 """
 
 import datetime as dt
+import json
 from enum import Enum, StrEnum
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Body, Query, Router, Schema
 from pydantic import Field
 
@@ -191,8 +193,8 @@ def _filters_doc() -> str:
 FILTERS_DOC = _filters_doc()
 
 
-def _service(view):
-    """Turn service refusals into API errors with their stable code."""
+def service_errors(view):
+    """Turn service refusals into API errors with their stable code (every app's endpoints)."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -204,6 +206,27 @@ def _service(view):
             raise ApiError(exc.status, exc.code, exc.message, **exc.extra) from None
 
     return wrapper
+
+
+def json_body(request, allowed: set[str] | None, required: set[str] = frozenset()) -> dict:
+    """The request's JSON object; unknown and missing fields refused with what is accepted
+    (`allowed=None`: the service checks the fields, reporting every problem at once)."""
+    try:
+        body = json.loads(request.body.decode("utf-8-sig") or "null")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise services.InvalidFilter(
+            {"__all__": [_("the body is not valid JSON: %(e)s") % {"e": exc}]}
+        ) from None
+    if not isinstance(body, dict):
+        raise services.InvalidFilter({"__all__": [_("the body must be a JSON object")]})
+    errors = {
+        k: [_("unknown field; accepted fields: %(f)s") % {"f": ", ".join(sorted(allowed))}]
+        for k in sorted(set(body) - (set(body) if allowed is None else allowed))
+    }
+    errors.update({k: [_("this field is required")] for k in sorted(set(required) - set(body))})
+    if errors:
+        raise services.InvalidFilter(errors)
+    return body
 
 
 def _kind(kind) -> str:
@@ -223,19 +246,19 @@ def legend(request):
 
 
 @router.get("/towns", response={200: list[PlaceOut], **ERRORS}, summary="Towns")
-@_service
+@service_errors
 def towns(request):
     return services.places(level="towns", scope=request_scope(request))
 
 
 @router.get("/parks", response={200: list[PlaceOut], **ERRORS}, summary="Parks")
-@_service
+@service_errors
 def parks(request, town: str | None = None):
     return services.places(level="parks", town=town, scope=request_scope(request))
 
 
 @router.get("/overview", response={200: OverviewOut, **ERRORS}, summary="Key figures of a level")
-@_service
+@service_errors
 def overview(request, level: Level = Level.district, code: str | None = None):
     """Land by status and use, buildings, enterprises, the latest year's output and
     tax (tax null outside the viewer's scope), teams, POIs, and each child's figures
@@ -246,7 +269,7 @@ def overview(request, level: Level = Level.district, code: str | None = None):
 @router.get(
     "/map/{layer}", response={200: dict[str, Any], **ERRORS}, summary="Map features in a viewport"
 )
-@_service
+@service_errors
 def map_layer(request, layer: Layer, bbox: str | None = None, zoom: int | None = None):
     """A GeoJSON FeatureCollection with `total`, `truncated` and `aggregated`.
 
@@ -265,7 +288,7 @@ def map_layer(request, layer: Layer, bbox: str | None = None, zoom: int | None =
     summary="List with filters",
     description=FILTERS_DOC,
 )
-@_service
+@service_errors
 def list_resources(
     request,
     kind: Kind,
@@ -296,7 +319,7 @@ def _download(content: bytes, kind: str, ext: str, content_type: str) -> HttpRes
     summary="Export the filtered list to Excel",
     description=FILTERS_DOC,
 )
-@_service
+@service_errors
 def export_xlsx(request, kind: Kind):
     content = services.export_xlsx(
         kind=_kind(kind), params=request.GET, scope=request_scope(request), user=request.user
@@ -315,7 +338,7 @@ def export_xlsx(request, kind: Kind):
     summary="Export the filtered list to GeoJSON",
     description=FILTERS_DOC,
 )
-@_service
+@service_errors
 def export_geojson(request, kind: Kind):
     content = services.export_geojson(
         kind=_kind(kind), params=request.GET, scope=request_scope(request), user=request.user
@@ -328,7 +351,7 @@ def export_geojson(request, kind: Kind):
     response={200: dict[str, Any], **ERRORS},
     summary="One record with its surroundings",
 )
-@_service
+@service_errors
 def detail(request, kind: Kind, code: str):
     """The record's row, its geometry, and what is on and around it (buildings,
     enterprises, land grants, POIs within 1 km with distances, yearly indicators,
@@ -341,7 +364,7 @@ def detail(request, kind: Kind, code: str):
     response={200: dict[str, Any], 409: ErrorOut, **ERRORS},
     summary="Change attribute fields (optimistic lock)",
 )
-@_service
+@service_errors
 def update(request, kind: Kind, code: str, payload: dict[str, Any] = Body(...)):
     """Body: `{"version": n, "field": value, ...}` where `version` is the version the
     change started from; a different current version answers 409 conflict."""

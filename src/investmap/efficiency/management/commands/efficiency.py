@@ -8,21 +8,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from investmap.core.scope import Scope, scope_for
+from investmap.core.scope import OPERATOR, scope_for
 from investmap.efficiency import rules, services
 from investmap.efficiency.casecheck import check_ruleset
 from investmap.resources.models import IndicatorYear
 from investmap.resources.services import ServiceError
-
-# The command line is an operator's tool (like `investmap import`): the whole
-# district, allowed to run evaluations, unless --user names whose scope to use.
-OPERATOR = Scope(
-    user_id=None,
-    role="operator",
-    sees_resources=True,
-    sensitive_org_ids=None,
-    editable_kinds=frozenset({"indicators", "parcels"}),
-)
 
 
 def _dump(obj) -> str:
