@@ -821,7 +821,19 @@ def _signed(project: Project) -> bool:
 def _count_signing_changes(project: Project, old_total, old_investor, on: dt.date) -> None:
     """Sanming counting: after signing, an increase counts its delta when it happens; a new
     investor is a new signing (full amount); a decrease is not counted."""
-    if not _signed(project) or not project.signings.exists():
+    if not _signed(project):
+        return
+    if not project.signings.exists():
+        # Signed without a known amount: the amount, once known, belongs to the signing.
+        if project.total_investment_wan:
+            SigningEvent.objects.create(
+                project=project,
+                kind=SigningKind.FIRST,
+                on=project.signed_on,
+                amount_wan=project.total_investment_wan,
+                investor_name=_investor_name(project),
+                note=_("amount recorded after signing"),
+            )
         return
     new_investor = (project.investor_id, project.investor_name) != old_investor
     if new_investor and project.total_investment_wan:
@@ -930,7 +942,10 @@ def transition(
         )
     move = _plan(project, to, given, reason, on)
     # Jumping from lead/negotiating past signed needs the signing decision too.
-    crosses_signing = _passes_signed(project, move) and project.signed_on is None
+    crosses_signing = _passes_signed(project, move) and project.stage in (
+        Stage.LEAD,
+        Stage.NEGOTIATING,
+    )
     if needs_approval(project, to) or (crosses_signing and needs_approval(project, "signed")):
         if project.approvals.filter(status=ApprovalStatus.PENDING).exists():
             raise InvalidChange(
@@ -976,7 +991,7 @@ def _notify_deciders(project: Project, approval: Approval) -> None:
 
 def _apply(project: Project, move: lifecycle.Move, *, reason: str, on: dt.date, user) -> None:
     before = project.stage
-    first_signing = _passes_signed(project, move) and not project.signings.exists()
+    first_signing = _passes_signed(project, move) and before in (Stage.LEAD, Stage.NEGOTIATING)
     if move.kind == lifecycle.ADVANCE:
         for stage, d in move.milestones.items():
             setattr(project, MILESTONE_FIELDS[stage], d)
