@@ -198,6 +198,8 @@ INVESTMAP_WECOM_WEBHOOKS = tuple(
 INVESTMAP_DINGTALK_WEBHOOKS = tuple(
     u for u in os.environ.get("INVESTMAP_DINGTALK_WEBHOOKS", "").split(",") if u.strip()
 )
+# The site's public address, for links in e-mails and group-robot messages (e.g. https://investmap.example.gov.cn).
+INVESTMAP_SITE_URL = os.environ.get("INVESTMAP_SITE_URL", "").rstrip("/")
 EMAIL_BACKEND = os.environ.get(
     "INVESTMAP_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )

@@ -152,3 +152,13 @@ def test_land_status_endpoint(district, api):
         post(api("leader"), "/api/v1/efficiency/land-status", {"as_of": "2024-06-01"}).status_code
         == 403
     )
+
+
+def test_standard_land_rulesets_are_listed_with_their_sources(district, api):
+    c = api("leader")
+    out = body(c.get("/api/v1/efficiency/standard-land"))
+    names = {r["name"] for r in out["rulesets"]}
+    assert out["default"] in names and "wenling-dongbu-2021" in names
+    one = body(c.get("/api/v1/efficiency/standard-land/wenling-dongbu-2021"))
+    assert one["source"]["url"].startswith("http") and one["rows"]
+    assert c.get("/api/v1/efficiency/standard-land/nope").status_code == 404

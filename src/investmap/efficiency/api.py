@@ -180,6 +180,30 @@ def ruleset(request, name: str, version: int | None = None):
 
 
 @router.get(
+    "/efficiency/standard-land",
+    response={200: dict[str, Any], **ERRORS},
+    summary="标准地 control-indicator rulesets (checked at a project's signing and production)",
+)
+@service_errors
+def standard_land_rulesets(request):
+    from . import standard_land
+
+    return {"default": standard_land.default_name(), "rulesets": standard_land.rulesets()}
+
+
+@router.get(
+    "/efficiency/standard-land/{name}",
+    response={200: dict[str, Any], **ERRORS},
+    summary="One 标准地 ruleset: its source and the limits per industry",
+)
+@service_errors
+def standard_land_ruleset(request, name: str):
+    from . import standard_land
+
+    return standard_land.describe(name)
+
+
+@router.get(
     "/efficiency/idle-land",
     response={200: dict[str, Any], **ERRORS},
     summary="Idle land grants as of a date (闲置土地处置办法, 2012)",
