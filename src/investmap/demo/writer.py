@@ -131,6 +131,9 @@ def write(
 
 def clear_library() -> None:
     """Delete every resource row and its history; other apps' rows that point at them first."""
+    from .projects import clear_projects
+
+    clear_projects()  # projects belong to the library they were written over (and keep no history)
     resource_set = set(RESOURCE_MODELS)
     for model in RESOURCE_MODELS:
         for rel in model._meta.related_objects:
