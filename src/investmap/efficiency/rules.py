@@ -400,19 +400,40 @@ def _population(c: _Checker, path: str, raw) -> Population | None:
     )
 
 
-def parse(text: str, *, name_hint: str = "?") -> Ruleset:
-    """Validate a ruleset document (YAML or JSON text); RulesetError lists every problem."""
+Checker = _Checker  # public name for the other rule documents (标准地 tables, performance)
+
+
+def open_document(
+    text: str, *, name_hint: str, top: set[str], required: set[str], example: str
+) -> tuple[dict, _Checker, str]:
+    """The common start of every rule document: YAML, its top-level keys, its name.
+
+    Returns the document, the checker collecting problems, and the name (the hint
+    when the document's own is not valid). Raises RulesetError when the document
+    cannot be read at all."""
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RulesetError(name_hint, [f"not valid YAML: {exc}"]) from None
     c = _Checker()
-    if not c.keys("ruleset", doc, _TOP, {"name", "title", "source", "populations"}):
+    if not c.keys("ruleset", doc, top, required):
         raise RulesetError(name_hint, c.problems)
     name = doc.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
-        c.fail("name", "must be lower-case letters, digits, - and _ (e.g. huangyan-2022)")
+        c.fail("name", f"must be lower-case letters, digits, - and _ (e.g. {example})")
         name = name_hint
+    return doc, c, name
+
+
+def parse(text: str, *, name_hint: str = "?") -> Ruleset:
+    """Validate a ruleset document (YAML or JSON text); RulesetError lists every problem."""
+    doc, c, name = open_document(
+        text,
+        name_hint=name_hint,
+        top=_TOP,
+        required={"name", "title", "source", "populations"},
+        example="huangyan-2022",
+    )
     source = doc.get("source")
     if not isinstance(source, dict) or not source.get("title"):
         c.fail("source", "must name at least the title of the document the rules come from")

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .rules import CODE_RE, NAME_RE, RulesetError, _Checker, _jsonable, _prefixes, digest_of
+from .rules import CODE_RE, RulesetError, _jsonable, _prefixes, digest_of, open_document
+from .rules import Checker as _Checker
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "standard_land"
 # Extra rulesets: `<dir>/standard_land/*.yaml` for each INVESTMAP_EFFICIENCY_RULESET_DIRS entry
@@ -260,17 +260,13 @@ def _case(c: _Checker, path: str, raw, row_codes: set[str]) -> None:
 
 def parse(text: str, *, name_hint: str = "?") -> StandardLand:
     """Validate a standard-land table (YAML text); RulesetError lists every problem with its path."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesetError(name_hint, [f"not valid YAML: {exc}"]) from None
-    c = _Checker()
-    if not c.keys("ruleset", doc, _TOP, {"name", "title", "year", "source", "rows"}):
-        raise RulesetError(name_hint, c.problems)
-    name = doc.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        c.fail("name", "must be lower-case letters, digits, - and _ (e.g. wenling-dongbu-2021)")
-        name = name_hint
+    doc, c, name = open_document(
+        text,
+        name_hint=name_hint,
+        top=_TOP,
+        required={"name", "title", "year", "source", "rows"},
+        example="wenling-dongbu-2021",
+    )
     year = doc.get("year")
     if isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100:
         c.fail("year", "must be the year of the table, such as 2021")

@@ -32,7 +32,6 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, DateField, F, OuterRef, Q, Subquery, Sum, Value, When
@@ -42,7 +41,8 @@ from django.utils.translation import gettext as _
 
 from investmap.core.scope import Scope
 from investmap.efficiency.presenters import industry_division_names
-from investmap.efficiency.rules import RulesetError, _Checker, digest_of
+from investmap.efficiency.rules import Checker as _Checker
+from investmap.efficiency.rules import RulesetError, digest_of, open_document
 from investmap.resources.models import Park, Team, Town
 from investmap.resources.services import InvalidFilter
 
@@ -648,17 +648,13 @@ def _case(c: _Checker, path: str, raw, codes: list[str]) -> None:
 
 def parse_ruleset(text: str, *, name_hint: str = "?") -> PerformanceRuleset:
     """Validate a performance ruleset (YAML); RulesetError lists every problem with its path."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesetError(name_hint, [f"not valid YAML: {exc}"]) from None
-    c = _Checker()
-    if not c.keys("ruleset", doc, _TOP, {"name", "title", "source", "indicators"}):
-        raise RulesetError(name_hint, c.problems)
-    name = doc.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        c.fail("name", "must be lower-case letters, digits, - and _ (e.g. district-2025)")
-        name = name_hint
+    doc, c, name = open_document(
+        text,
+        name_hint=name_hint,
+        top=_TOP,
+        required={"name", "title", "source", "indicators"},
+        example="district-2025",
+    )
     source = doc.get("source")
     if not isinstance(source, dict) or not source.get("title"):
         c.fail("source", "must name at least the title of the document the rules come from")
