@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("investmap.resources.urls_import")),
     path("", include("investmap.matching.urls")),
     path("", include("investmap.efficiency.urls")),
+    path("", include("investmap.projects.urls")),
 ]

@@ -16,4 +16,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("ping/", views.ping, name="ping"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/count/", views.inbox_count, name="inbox-count"),
 ]

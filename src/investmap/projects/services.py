@@ -783,7 +783,7 @@ def update(
     if not if_match:
         raise PreconditionRequired()
     project = (
-        Project.objects.select_for_update()
+        Project.objects.select_for_update(of=("self",))
         .select_related("town", "park", "team", "investor")
         .get(pk=project.pk)
     )
@@ -930,7 +930,7 @@ def transition(
     bureau decision is checked now and stored as a pending approval."""
     project = get(code=code, scope=scope, edit=True)
     project = (
-        Project.objects.select_for_update()
+        Project.objects.select_for_update(of=("self",))
         .select_related("town", "park", "team", "investor")
         .get(pk=project.pk)
     )
@@ -1060,7 +1060,7 @@ def decide(
     if not access.can_decide(scope):
         raise Forbidden(_("Only bureau staff decide on approvals."))
     project = get(code=code, scope=scope)
-    approval = Approval.objects.select_for_update().filter(pk=approval_id, project=project).first()
+    approval = Approval.objects.select_for_update(of=("self",)).filter(pk=approval_id, project=project).first()
     if approval is None:
         raise NotFound(_("No approval %(id)s on this project.") % {"id": approval_id})
     if approval.status != ApprovalStatus.PENDING:
@@ -1072,7 +1072,7 @@ def decide(
     if decision == "reject" and not (reason or "").strip():
         raise InvalidChange({"reason": [_("say why the request is rejected")]})
     on = _as_of(as_of)
-    project = Project.objects.select_for_update().select_related("investor").get(pk=project.pk)
+    project = Project.objects.select_for_update(of=("self",)).select_related("investor").get(pk=project.pk)
     if decision == "approve":
         req = approval.request
         move = _plan(
