@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "investmap.matching",
     "investmap.efficiency",
     "investmap.projects",
+    "investmap.policies",
     "investmap.demo",
 ]
 
