@@ -28,7 +28,9 @@ def main() -> None:
     ap.add_argument("--user", default="admin")
     ap.add_argument("--password", required=True)
     ap.add_argument(
-        "--only", default="map,parcels,matching,efficiency", help="comma-separated shots to take"
+        "--only",
+        default="map,parcels,matching,efficiency,projects",
+        help="comma-separated shots to take",
     )
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -51,6 +53,8 @@ def main() -> None:
             shoot_matching(page, a.url)
         if "efficiency" in only:
             shoot_efficiency(page, a.url)
+        if "projects" in only:
+            shoot_projects(page, a.url)
         browser.close()
 
 
@@ -104,6 +108,31 @@ def shoot_efficiency(page, url: str) -> None:
     page.goto(f"{url}/efficiency/map/")
     page.wait_for_timeout(6000)
     page.screenshot(path=str(OUT / "efficiency-map.png"))
+
+
+def shoot_projects(page, url: str) -> None:
+    """The project library: the list, the board by stage, the largest project's file and
+    the overview charts."""
+    page.goto(f"{url}/projects/")
+    page.wait_for_selector("#pj-table", timeout=60000)
+    page.screenshot(path=str(OUT / "projects-list.png"), full_page=False)
+    page.goto(f"{url}/projects/board/")
+    page.wait_for_selector("#pj-board", timeout=60000)
+    page.screenshot(path=str(OUT / "projects-board.png"), full_page=False)
+    largest = page.evaluate("""async () => {
+        const r = await fetch('/api/v1/projects?order=investment&size=1');
+        const items = (await r.json()).items || [];
+        return items.length ? items[0].code : null;
+    }""")
+    if largest:
+        page.goto(f"{url}/projects/{quote(largest)}/")
+        page.wait_for_selector("#pj-path", timeout=60000)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(OUT / "projects-file.png"), full_page=False)
+    page.goto(f"{url}/projects/overview/")
+    page.wait_for_selector("#chart-groups canvas", timeout=60000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUT / "projects-overview.png"), full_page=False)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ POST /projects/{code}/activities, POST /projects/import (Idempotency-Key),
 GET /projects/alerts, GET /projects/stats.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from typing import Any
 from urllib.parse import quote
