@@ -382,3 +382,22 @@ def test_list_filters_and_export(api, zh):
     assert ws.max_row == 2 and headers[0] == zh("code")
     assert ws.cell(2, headers.index(zh("category")) + 1).value == zh("Headquarters / R&D")
     assert ws.cell(2, headers.index(zh("total investment (10k yuan)")) + 1).value == 500
+
+
+def test_documents_upload_over_the_api(api, tmp_path, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    c = api("officer_t01")
+    out, _tag = new(c)
+    f = SimpleUploadedFile("会议纪要.pdf", b"%PDF-1.4\n%%EOF\n", content_type="application/pdf")
+    r = c.post(
+        f"/api/v1/projects/{out['code']}/documents",
+        {"file": f, "doc_type": "minutes", "title": "首次洽谈会议纪要", "on": "2025-06-01"},
+    )
+    assert r.status_code == 201, r.content
+    assert body(r)["title"] == "首次洽谈会议纪要" and body(r)["size"] == 15
+    r = c.post(f"/api/v1/projects/{out['code']}/documents", {"doc_type": "poster"})
+    assert r.status_code == 422
+    docs = body(c.get(f"/api/v1/projects/{out['code']}"))["documents"]
+    assert [d["doc_type"] for d in docs] == ["minutes"]
