@@ -1,25 +1,17 @@
 """`investmap efficiency evaluate|results|idle-land|low-efficiency|land-status|rulesets|test-rulesets`."""
 
-import json
-import sys
 import time
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
-from investmap.core.scope import OPERATOR, scope_for
 from investmap.efficiency import rules, services
 from investmap.efficiency.casecheck import check_ruleset
+from investmap.resources.commands import ScopedCommand, dump
 from investmap.resources.models import IndicatorYear
-from investmap.resources.services import ServiceError
 
 
-def _dump(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
-
-
-class Command(BaseCommand):
+class Command(ScopedCommand):
     help = "Land-use efficiency: 亩均 evaluation, idle and low-efficiency land, rulesets."
 
     def add_arguments(self, parser):
@@ -62,25 +54,6 @@ class Command(BaseCommand):
         common(rs)
         tr = sub.add_parser("test-rulesets", help="run every ruleset's YAML cases")
         tr.add_argument("names", nargs="*")
-
-    def handle(self, *args, action, **options):
-        scope = OPERATOR
-        if options.get("user"):
-            account = get_user_model().objects.filter(username=options["user"]).first()
-            if account is None:
-                raise CommandError(_("no user named '%(user)s'") % {"user": options["user"]})
-            scope = scope_for(account)
-        try:
-            return getattr(self, "do_" + action.replace("-", "_"))(scope=scope, **options)
-        except ServiceError as exc:
-            errors = getattr(exc, "errors", None)
-            if options.get("as_json"):
-                self.stdout.write(
-                    _dump({"code": exc.code, "message": exc.message, "errors": errors})
-                )
-                sys.exit(2)
-            lines = [f"  {k}: {'; '.join(v)}" for k, v in (errors or {}).items()]
-            raise CommandError("\n".join([exc.message, *lines])) from None
 
     def _rows(self, answer):
         keys = (
@@ -129,7 +102,7 @@ class Command(BaseCommand):
             order="code",
         )
         if as_json:
-            self.stdout.write(_dump(self._rows(answer)))
+            self.stdout.write(dump(self._rows(answer)))
             return
         self.stdout.write(
             (
@@ -167,7 +140,7 @@ class Command(BaseCommand):
             year=year, ruleset=ruleset, version=version, scope=scope, order="code"
         )
         if as_json:
-            self.stdout.write(_dump(self._rows(answer)))
+            self.stdout.write(dump(self._rows(answer)))
             return
         for r in answer["results"]:
             score = "" if r["score"] is None else f"{r['score']:.2f}"
@@ -196,7 +169,7 @@ class Command(BaseCommand):
                 "recoverable_since",
                 "days_idle",
             )
-            self.stdout.write(_dump([{k: r[k] for k in keys + extra} for r in answer["results"]]))
+            self.stdout.write(dump([{k: r[k] for k in keys + extra} for r in answer["results"]]))
             return
         self.stdout.write(
             _(
@@ -225,7 +198,7 @@ class Command(BaseCommand):
     def do_low_efficiency(self, *, scope, ruleset, as_json, **_opts):
         answer = services.low_efficiency_land(scope=scope, ruleset=ruleset)
         if as_json:
-            self.stdout.write(_dump(answer))
+            self.stdout.write(dump(answer))
             return
         self.stdout.write(
             _("%(n)s low-efficiency parcels, %(mu).1f mu")
@@ -237,7 +210,7 @@ class Command(BaseCommand):
     def do_land_status(self, *, scope, as_of, dry_run, as_json, **_opts):
         answer = services.apply_land_status(as_of=as_of, scope=scope, dry_run=dry_run)
         if as_json:
-            self.stdout.write(_dump(answer))
+            self.stdout.write(dump(answer))
             return
         self.stdout.write(
             (
@@ -253,7 +226,7 @@ class Command(BaseCommand):
     def do_rulesets(self, *, scope, as_json, **_opts):
         answer = services.list_rulesets(scope=scope)
         if as_json:
-            self.stdout.write(_dump(answer))
+            self.stdout.write(dump(answer))
             return
         for r in answer:
             if not r["valid"]:

@@ -4,24 +4,15 @@
 new alert once to the officer and their manager (inbox, e-mail, group robots).
 """
 
-import json
-import sys
-
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
-from investmap.core.scope import OPERATOR, scope_for
-from investmap.resources.services import ServiceError
+from investmap.resources.commands import ScopedCommand, dump
 
 from ... import services
 
 
-def _dump(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str, indent=None)
-
-
-class Command(BaseCommand):
+class Command(ScopedCommand):
     help = "Project library: alerts, notifications, statistics, team performance."
 
     def add_arguments(self, parser):
@@ -60,35 +51,18 @@ class Command(BaseCommand):
         common(pe)
         sub.add_parser("test-rulesets", help="run the performance rulesets' YAML cases")
 
-    def handle(self, *args, action, **options):
-        scope = OPERATOR
-        if options.get("user"):
-            account = get_user_model().objects.filter(username=options["user"]).first()
-            if account is None:
-                raise CommandError(_("no user named '%(user)s'") % {"user": options["user"]})
-            scope = scope_for(account)
-        try:
-            options["as_of"] = services.parse_as_of(options.get("as_of"))
-            for key in ("date_from", "date_to"):
-                if options.get(key):
-                    options[key] = services.parse_as_of(options[key])
-            return getattr(self, "do_" + action.replace("-", "_"))(scope=scope, **options)
-        except ServiceError as exc:
-            errors = getattr(exc, "errors", None)
-            if options.get("as_json"):
-                self.stdout.write(
-                    _dump({"code": exc.code, "message": exc.message, "errors": errors})
-                )
-                sys.exit(2)
-            lines = [f"  {k}: {'; '.join(v)}" for k, v in (errors or {}).items()]
-            raise CommandError("\n".join([exc.message, *lines])) from None
+    def prepare(self, options):
+        options["as_of"] = services.parse_as_of(options.get("as_of"))
+        for key in ("date_from", "date_to"):
+            if options.get(key):
+                options[key] = services.parse_as_of(options[key])
 
     def do_alerts(self, *, scope, as_of, as_json=False, **_o):
         from ... import alerts
 
         rows = alerts.compute(as_of=as_of, scope=scope)
         if as_json:
-            self.stdout.write(_dump(rows))
+            self.stdout.write(dump(rows))
             return
         self.stdout.write(_("%(n)s alerts as of %(d)s") % {"n": len(rows), "d": as_of.isoformat()})
         for r in rows:
@@ -107,9 +81,9 @@ class Command(BaseCommand):
             log=None if as_json else (lambda m: self.stdout.write(m)),
         )
         if as_json:
-            self.stdout.write(_dump(counts))
+            self.stdout.write(dump(counts))
         else:
-            self.stdout.write(_dump(counts))
+            self.stdout.write(dump(counts))
 
     def do_stats(
         self, *, scope, group_by, date_from=None, date_to=None, as_of, as_json=False, **_o
@@ -120,7 +94,7 @@ class Command(BaseCommand):
             scope=scope, group_by=group_by, date_from=date_from, date_to=date_to, as_of=as_of
         )
         if as_json:
-            self.stdout.write(_dump(out))
+            self.stdout.write(dump(out))
             return
         self.stdout.write(
             f"{'':<24}{_('projects'):>10}{_('investment'):>16}{_('signed'):>16}{_('capital'):>14}"
@@ -136,14 +110,14 @@ class Command(BaseCommand):
         from ... import stats
 
         self.stdout.write(
-            _dump(stats.funnel(scope=scope, date_from=date_from, date_to=date_to, as_of=as_of))
+            dump(stats.funnel(scope=scope, date_from=date_from, date_to=date_to, as_of=as_of))
         )
 
     def do_performance(self, *, scope, date_from=None, date_to=None, as_of, ruleset=None, **_o):
         from ... import stats
 
         self.stdout.write(
-            _dump(
+            dump(
                 stats.performance(
                     scope=scope, date_from=date_from, date_to=date_to, as_of=as_of, ruleset=ruleset
                 )
