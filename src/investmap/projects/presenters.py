@@ -655,7 +655,7 @@ def key_facts(d: dict) -> list[tuple[str, str]]:
         (_("Investor"), d.get("investor_name") or "—"),
         (_("Category"), d.get("category_label") or "—"),
         (
-            _("Industry"),
+            _("industry code (GB/T 4754)"),
             " ".join(x for x in (d.get("industry_code"), d.get("chain_node")) if x) or "—",
         ),
         (_("Total investment"), _amount(d.get("total_investment_wan"))),

@@ -97,7 +97,8 @@ class Command(ScopedCommand):
             self.stdout.write(dump(out))
             return
         self.stdout.write(
-            f"{'':<24}{_('projects'):>10}{_('investment'):>16}{_('signed'):>16}{_('capital'):>14}"
+            f"{'':<24}{_('projects'):>10}{_('total investment (10k yuan)'):>16}"
+            f"{_('signed in the period (10k yuan)'):>16}{_('capital arrived (10k yuan)'):>14}"
         )
         for g in [*out["groups"], {**out["total"], "label": _("total")}]:
             self.stdout.write(
