@@ -1,15 +1,16 @@
 """Enums of the policy library, with their labels and colours."""
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from investmap.core.choices import ColoredChoices, colors
 
 
 @colors({"national": "#c62828", "municipal": "#ef6c00", "district": "#1e88e5"})
 class Level(ColoredChoices):
-    NATIONAL = "national", _("National")
-    MUNICIPAL = "municipal", _("Municipal")
-    DISTRICT = "district", _("District")
+    NATIONAL = "national", pgettext_lazy("policy level", "National")
+    MUNICIPAL = "municipal", pgettext_lazy("policy level", "Municipal")
+    DISTRICT = "district", pgettext_lazy("policy level", "District")
 
 
 @colors({"basic": "#546e7a", "industry": "#6a1b9a", "case_by_case": "#00897b"})
