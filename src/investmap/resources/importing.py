@@ -82,6 +82,11 @@ KINDS = (
     "land-grants",
     "teams",
 )
+# Kinds that apps on higher floors add in their AppConfig.ready() (the policies app adds
+# "policies"), so that `investmap import KIND FILE` serves them without this app importing
+# theirs: kind → handler(*, content: bytes, filename: str, dry_run: bool, user) → ImportReport.
+# The handler validates and writes all or nothing itself; size limit and scope are checked here.
+EXTRA_KINDS: dict[str, Callable[..., ImportReport]] = {}
 CRS_CHOICES = ("wgs84", "gcj02")
 FORMATS = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".xlsx": "xlsx"}
 
@@ -164,6 +169,11 @@ def format_error(filename: str, e: RowError, row_label: str = "row") -> str:
 # --- the entry point ----------------------------------------------------------
 
 
+def all_kinds() -> tuple[str, ...]:
+    """The resource kinds, then those registered by other apps (EXTRA_KINDS)."""
+    return KINDS + tuple(k for k in EXTRA_KINDS if k not in KINDS)
+
+
 class _Refused(Exception):
     """The whole file is refused (size, format, permission): one error, nothing read."""
 
@@ -196,10 +206,10 @@ def import_file(
     report = ImportReport(kind=kind, filename=filename, dry_run=dry_run, crs=crs)
     started = time.monotonic()
     try:
-        if kind not in KINDS:
+        if kind not in KINDS and kind not in EXTRA_KINDS:
             raise _Refused(
                 _("unknown kind '%(kind)s'; accepted: %(kinds)s")
-                % {"kind": kind, "kinds": ", ".join(KINDS)},
+                % {"kind": kind, "kinds": ", ".join(all_kinds())},
                 field="kind",
                 value=kind,
             )
@@ -215,6 +225,9 @@ def import_file(
                 _("your account may not import %(kind)s; ask a data maintainer or the bureau staff")
                 % {"kind": kind}
             )
+        if kind in EXTRA_KINDS:
+            data = _read_bytes(path_or_file)
+            return EXTRA_KINDS[kind](content=data, filename=filename, dry_run=dry_run, user=user)
         spec = SPECS[kind]()
         fmt = _format_of(filename, spec)
         report.row_label = "feature" if fmt == "geojson" else "row"

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from investmap.resources.importing import CRS_CHOICES, KINDS, import_file
+from investmap.resources.importing import CRS_CHOICES, all_kinds, import_file
 
 # Files at least this large report progress on stderr (always with -v 2).
 PROGRESS_MIN_BYTES = 1024 * 1024
@@ -16,14 +16,17 @@ PROGRESS_MIN_BYTES = 1024 * 1024
 class Command(BaseCommand):
     help = (
         "Import one file of towns, parks, parcels, buildings, pois, enterprises, indicators, "
-        "land-grants or teams. One transaction: any invalid row means nothing is written. "
+        "land-grants, teams or policies. One transaction: any invalid row means nothing is written. "
         "Exit status 1 when there are errors."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=KINDS, help="what the file holds")
+        # all_kinds(): resource kinds plus those other apps register (policies: a .yaml/.json file).
+        parser.add_argument("kind", choices=all_kinds(), help="what the file holds")
         parser.add_argument(
-            "file", help="a .geojson, .csv or .xlsx file (see docs/import-formats.md)"
+            "file",
+            help="a .geojson, .csv or .xlsx file (see docs/import-formats.md); "
+            "policies: .yaml or .json (docs/policy-format.md)",
         )
         parser.add_argument(
             "--dry-run",
