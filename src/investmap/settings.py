@@ -191,7 +191,9 @@ INVESTMAP_PROJECT_LAND_NOT_STARTED_DAYS = int(
 INVESTMAP_PROJECT_PERFORMANCE_RULESET = os.environ.get(
     "INVESTMAP_PROJECT_PERFORMANCE_RULESET", "district-2025"
 )
-INVESTMAP_STANDARD_LAND_RULESET = os.environ.get("INVESTMAP_STANDARD_LAND_RULESET", "wenling-dongbu-2021")
+INVESTMAP_STANDARD_LAND_RULESET = os.environ.get(
+    "INVESTMAP_STANDARD_LAND_RULESET", "wenling-dongbu-2021"
+)
 # Group robot webhooks for alerts (WeCom / DingTalk markdown messages), comma-separated.
 INVESTMAP_WECOM_WEBHOOKS = tuple(
     u for u in os.environ.get("INVESTMAP_WECOM_WEBHOOKS", "").split(",") if u.strip()

@@ -421,7 +421,8 @@ class AlertDelivery(models.Model):
     from (a stale project touched again and stale again is a new alert)."""
 
     key = models.CharField(max_length=200)
-    channel = models.CharField(max_length=32)  # inbox:<user id>, email:<user id>, wecom:<n>, dingtalk:<n>
+    # inbox:<user id>, email:<user id>, wecom:<n>, dingtalk:<n>
+    channel = models.CharField(max_length=32)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     alert_type = models.CharField(max_length=32)
     sent_at = models.DateTimeField(auto_now_add=True)

@@ -1060,7 +1060,11 @@ def decide(
     if not access.can_decide(scope):
         raise Forbidden(_("Only bureau staff decide on approvals."))
     project = get(code=code, scope=scope)
-    approval = Approval.objects.select_for_update(of=("self",)).filter(pk=approval_id, project=project).first()
+    approval = (
+        Approval.objects.select_for_update(of=("self",))
+        .filter(pk=approval_id, project=project)
+        .first()
+    )
     if approval is None:
         raise NotFound(_("No approval %(id)s on this project.") % {"id": approval_id})
     if approval.status != ApprovalStatus.PENDING:
@@ -1072,7 +1076,11 @@ def decide(
     if decision == "reject" and not (reason or "").strip():
         raise InvalidChange({"reason": [_("say why the request is rejected")]})
     on = _as_of(as_of)
-    project = Project.objects.select_for_update(of=("self",)).select_related("investor").get(pk=project.pk)
+    project = (
+        Project.objects.select_for_update(of=("self",))
+        .select_related("investor")
+        .get(pk=project.pk)
+    )
     if decision == "approve":
         req = approval.request
         move = _plan(
