@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from investmap.core.models import audit
 from investmap.resources.importing import ImportReport, RowError
 
+from . import search
 from .document import ParsedFile, PolicyDoc, Problem, parse_document, policy_changed
 from .models import Policy, PolicyVersion
 
@@ -39,7 +40,6 @@ __all__ = [
     "import_policies",
     "import_report",
     "policy_changed",
-    "search_document",
 ]
 
 # Per-policy statuses in an import report (a dry run reports what a real run would do).
@@ -48,20 +48,6 @@ NEW_VERSION = "new_version"
 UNCHANGED = "unchanged"
 INVALID = "invalid"
 CHUNK = 500  # codes per `IN (…)` query and rows per bulk statement
-
-
-def search_document(doc: dict) -> str:
-    """The plain-text search document of a policy: title, issuer, tags, text and
-    interpretation, lower-cased (policies.search may refine how it is built)."""
-    tags = doc.get("tags") if isinstance(doc.get("tags"), list) else []
-    parts = [
-        doc.get("title"),
-        doc.get("issuer"),
-        " ".join(t for t in tags if isinstance(t, str)),
-        doc.get("text"),
-        doc.get("interpretation"),
-    ]
-    return " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip()).lower()
 
 
 @dataclass
@@ -134,7 +120,7 @@ def _write(steps: list[_Step], user) -> None:
         for name, value in s.policy.head_fields().items():
             setattr(s.head, name, value)
         s.head.version, s.head.current, s.head.updated_at = s.number, v, now
-        s.head.search_text = search_document(s.policy.document)
+        s.head.search_text = search.index_text(s.head)
     fields = ["version", "current", "search_text", "updated_at", *changed[0].policy.head_fields()]
     Policy.objects.bulk_update([s.head for s in changed], fields, batch_size=CHUNK)
 
