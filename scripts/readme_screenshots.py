@@ -55,6 +55,8 @@ def main() -> None:
             shoot_efficiency(page, a.url)
         if "projects" in only:
             shoot_projects(page, a.url)
+        if "policies" in only:
+            shoot_policies(page, a.url)
         browser.close()
 
 
@@ -133,6 +135,21 @@ def shoot_projects(page, url: str) -> None:
     page.wait_for_selector("#chart-groups canvas", timeout=60000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(OUT / "projects-overview.png"), full_page=False)
+
+
+def shoot_policies(page, url: str) -> None:
+    """The policy library: a search, the first hit's page with who matches it, and the digest."""
+    page.goto(f"{url}/policies/?q={quote('高新技术企业')}")
+    page.wait_for_selector("#po-hits", timeout=60000)
+    page.screenshot(path=str(OUT / "policies-search.png"), full_page=False)
+    first = page.locator(".po-hit").first
+    if first.count():
+        page.goto(f"{url}/policies/{quote(first.get_attribute('data-code'))}/")
+        page.wait_for_selector("#matches", timeout=120000)
+        page.screenshot(path=str(OUT / "policies-detail.png"), full_page=False)
+    page.goto(f"{url}/policies/digest/")
+    page.wait_for_selector("#po-digest-total", timeout=60000)
+    page.screenshot(path=str(OUT / "policies-digest.png"), full_page=False)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ def _validation_error(request, exc: ValidationError):
 def _register_routers():
     from investmap.efficiency.api import router as efficiency_router
     from investmap.matching.api import router as matching_router
+    from investmap.policies.api import router as policies_router
     from investmap.projects.api import router as projects_router
     from investmap.resources.api import router as resources_router
 
@@ -119,6 +120,7 @@ def _register_routers():
     api.add_router("/", matching_router)
     api.add_router("/", efficiency_router)
     api.add_router("/", projects_router)
+    api.add_router("/", policies_router)
     api.add_router("/", resources_router)
 
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("investmap.matching.urls")),
     path("", include("investmap.efficiency.urls")),
     path("", include("investmap.projects.urls")),
+    path("", include("investmap.policies.urls")),
 ]

@@ -16,3 +16,8 @@ class PoliciesConfig(AppConfig):
         from .services import import_report
 
         EXTRA_KINDS["policies"] = import_report
+
+        # Stored matches follow enterprise, indicator, grade and policy changes (signals.py).
+        from . import signals
+
+        signals.connect()

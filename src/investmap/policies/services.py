@@ -17,17 +17,26 @@ Import and versioning (this first part; reading and matching services follow bel
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from investmap.core.models import audit
+from investmap.core.scope import Scope
+from investmap.resources.choices import Certification, EnterpriseScale
 from investmap.resources.importing import ImportReport, RowError
+from investmap.resources.models import Enterprise
+from investmap.resources.services import Forbidden, InvalidFilter, NotFound
 
+from . import conditions as cond
 from . import search
+from .choices import Level, PolicyType, Validity
 from .document import ParsedFile, PolicyDoc, Problem, parse_document, policy_changed
 from .models import Policy, PolicyVersion
 
@@ -40,6 +49,11 @@ __all__ = [
     "import_policies",
     "import_report",
     "policy_changed",
+    "detail",
+    "version_document",
+    "matches",
+    "enterprise_policies",
+    "plain",
 ]
 
 # Per-policy statuses in an import report (a dry run reports what a real run would do).
@@ -262,3 +276,235 @@ def import_report(*, content: bytes, filename: str, dry_run: bool, user=None) ->
     )
     report.errors = [RowError(None, e["field"], e["value"], e["message"]) for e in result["errors"]]
     return report
+
+
+# --- reading: policies, conditions in words, matches ------------------------------
+
+FACT_LABELS = {
+    "industry_code": _lazy("industry code"),
+    "scale": _lazy("scale"),
+    "town": _lazy("town"),
+    "park": _lazy("park"),
+    "age_years": _lazy("years since founding"),
+    "certifications": _lazy("certifications"),
+    "employees": _lazy("employees"),
+    "revenue_wan": _lazy("revenue (10k yuan)"),
+    "tax_wan": _lazy("tax (10k yuan)"),
+    "rd_spend_wan": _lazy("R&D spend (10k yuan)"),
+    "rd_intensity": _lazy("R&D spend / revenue"),
+    "value_added_wan": _lazy("value added (10k yuan)"),
+    "output_wan": _lazy("industrial output (10k yuan)"),
+    "efficiency_grade": _lazy("efficiency grade (亩均)"),
+}
+OP_WORDS = {
+    "eq": _lazy("is"),
+    "ne": _lazy("is not"),
+    "in": _lazy("is one of"),
+    "not_in": _lazy("is none of"),
+    "ge": "≥",
+    "le": "≤",
+    "gt": ">",
+    "lt": "<",
+    "starts_with_any": _lazy("starts with"),
+    "contains": _lazy("includes"),
+}
+
+
+def _value_words(v, fact: str = "") -> str:
+    if isinstance(v, tuple | list):
+        return "、".join(_value_words(x, fact) for x in v)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    enum = {"certifications": Certification, "scale": EnterpriseScale}.get(fact)
+    if enum is not None and v in enum.values:
+        return str(enum(v).label)
+    return str(v)
+
+
+def plain(node) -> str:
+    """A condition in the reader's language, e.g. 「营业收入（万元） ≥ 2000」."""
+    if isinstance(node, cond.Group):
+        inner = "；".join(plain(p) for p in node.parts)
+        word = _("any of") if node.kind == "any" else _("all of")
+        return f"{word}（{inner}）"
+    return f"{FACT_LABELS[node.fact]} {OP_WORDS[node.op]} {_value_words(node.value, node.fact)}"
+
+
+def _require(scope: Scope) -> None:
+    if not scope.sees_resources:
+        raise Forbidden(_("Your role has no access to the policy library."))
+
+
+def _policy(code: str) -> Policy:
+    policy = Policy.objects.select_related("current").filter(code=code).first()
+    if policy is None or policy.current is None:
+        raise NotFound(_("No policy with code %(code)s.") % {"code": code})
+    return policy
+
+
+def detail(*, code: str, scope: Scope, as_of=None) -> dict:
+    """A policy's page: fields, validity, conditions in words, benefit, versions."""
+    _require(scope)
+    policy = _policy(code)
+    day = search_as_of(as_of)
+    doc = policy.current.document
+    parsed = cond.parse(doc.get("conditions") or [])
+    benefit = doc.get("benefit") or {}
+    return {
+        "code": policy.code,
+        "title": policy.title,
+        "level": policy.level,
+        "level_label": str(Level(policy.level).label),
+        "type": policy.policy_type,
+        "type_label": str(PolicyType(policy.policy_type).label),
+        "issuer": policy.issuer,
+        "published_on": _iso(policy.published_on),
+        "valid_from": _iso(policy.valid_from),
+        "valid_to": _iso(policy.valid_to),
+        "validity": search.validity(policy, day),
+        "validity_label": str(Validity(search.validity(policy, day)).label),
+        "tags": policy.tags,
+        "industries": policy.industries,
+        "text": policy.text,
+        "interpretation": policy.interpretation,
+        "source_url": policy.source_url,
+        "version": policy.version,
+        "conditions": [
+            {"index": i, "text": plain(node), "data": cond.to_data(node)}
+            for i, node in enumerate(parsed)
+        ],
+        "manual_conditions": list(doc.get("manual_conditions") or []),
+        "benefit": {"formula": benefit.get("formula"), "unit": benefit.get("unit")}
+        if benefit
+        else None,
+        "tests": len(doc.get("tests") or []),
+        "versions": [
+            {
+                "number": v.number,
+                "digest": v.digest[:12],
+                "created_at": v.created_at.isoformat(),
+                "by": v.created_by.username if v.created_by_id else None,
+            }
+            for v in policy.versions.select_related("created_by").order_by("-number")
+        ],
+    }
+
+
+def version_document(*, code: str, number: int, scope: Scope) -> dict:
+    _require(scope)
+    policy = _policy(code)
+    v = policy.versions.filter(number=number).first()
+    if v is None:
+        raise NotFound(_("Policy %(code)s has no version %(n)s.") % {"code": code, "n": number})
+    return {"code": code, "number": v.number, "digest": v.digest, "document": v.document}
+
+
+def search_as_of(value) -> dt.date:
+    if value in (None, ""):
+        return timezone.localdate()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidFilter(
+            {"as_of": [_("'%(v)s' is not a date; use YYYY-MM-DD") % {"v": value}]}
+        ) from None
+
+
+def _enterprises_in_scope(scope: Scope):
+    qs = Enterprise.objects.all()
+    if scope.sensitive_org_ids is None:
+        return qs
+    ids = scope.sensitive_org_ids
+    return qs.filter(Q(town__org_unit_id__in=ids) | Q(park__org_unit_id__in=ids))
+
+
+def _localise(rows: list[dict], parsed_by_code: dict) -> list[dict]:
+    for r in rows:
+        parsed = parsed_by_code.get(r.get("policy"))
+        if parsed is not None:
+            for f in r["failed"]:
+                f["label"] = plain(parsed[f["index"]])
+    return rows
+
+
+def matches(*, code: str, scope: Scope, as_of=None, result: str | None = None) -> dict:
+    """Every enterprise in the user's scope against one policy (computed in the engine)."""
+    from . import engine
+
+    _require(scope)
+    policy = _policy(code)
+    day = search_as_of(as_of)
+    doc = policy.current.document
+    live = engine.in_force(doc, day)
+    out = {"policy": code, "version": policy.version, "as_of": day.isoformat(), "in_force": live}
+    if not live:
+        out["results"] = []
+        return out
+    ids = (
+        None
+        if scope.sensitive_org_ids is None
+        else list(_enterprises_in_scope(scope).values_list("pk", flat=True))
+    )
+    rows = engine.match_policy(documents=[doc], as_of=day, enterprise_ids=ids) if ids != [] else []
+    _localise(rows, {code: cond.parse(doc.get("conditions") or [])})
+    keys = ("credit_code", "result", "near_miss", "failed", "unknown", "amount_wan")
+    results = [{k: r[k] for k in keys} for r in rows if result in (None, "", r["result"])]
+    names = dict(
+        Enterprise.objects.filter(credit_code__in=[r["credit_code"] for r in results]).values_list(
+            "credit_code", "name"
+        )
+    )
+    for r in results:
+        r["name"] = names.get(r["credit_code"], "")
+    out["summary"] = {
+        k: sum(1 for r in rows if r["result"] == k)
+        for k in ("eligible", "ineligible", "insufficient_data")
+    }
+    out["summary"]["near_miss"] = sum(1 for r in rows if r["near_miss"])
+    out["results"] = results
+    return out
+
+
+def enterprise_policies(*, credit_code: str, scope: Scope, as_of=None) -> dict:
+    """The reverse view: every policy in force against one enterprise."""
+    from . import engine
+
+    _require(scope)
+    enterprise = _enterprises_in_scope(scope).filter(credit_code=credit_code).first()
+    if enterprise is None:
+        raise NotFound(_("No enterprise %(c)s in your scope.") % {"c": credit_code})
+    day = search_as_of(as_of)
+    heads = list(Policy.objects.select_related("current").exclude(current=None))
+    docs = [p.current.document for p in heads]
+    rows = engine.match_policy(documents=docs, as_of=day, enterprise_ids=[enterprise.pk])
+    parsed = {p.code: cond.parse(p.current.document.get("conditions") or []) for p in heads}
+    _localise(rows, parsed)
+    titles = {p.code: p.title for p in heads}
+    order = {"eligible": 0, "insufficient_data": 1, "ineligible": 2}
+    results = sorted(
+        (
+            {
+                "policy": r["policy"],
+                "title": titles.get(r["policy"], ""),
+                "result": r["result"],
+                "near_miss": r["near_miss"],
+                "failed": r["failed"],
+                "unknown": r["unknown"],
+                "amount_wan": r["amount_wan"],
+            }
+            for r in rows
+        ),
+        key=lambda r: (order[r["result"]], not r["near_miss"], -(r["amount_wan"] or 0)),
+    )
+    return {
+        "credit_code": credit_code,
+        "name": enterprise.name,
+        "as_of": day.isoformat(),
+        "results": results,
+    }
+
+
+def _iso(d):
+    return d.isoformat() if d else None

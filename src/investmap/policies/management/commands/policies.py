@@ -1,5 +1,7 @@
 """`investmap policies import FILE [--dry-run] [--json] [--user NAME]` and
-`investmap policies test (FILE | --all | --examples) [--json]` (docs/policy-format.md).
+`investmap policies test (FILE | --all | --examples) [--json]` (docs/policy-format.md),
+`investmap policies match --policy CODE [--as-of D] [--json] [--user NAME]`,
+`investmap policies refresh [--as-of D]` (store matches and push new ones; schedule it daily).
 
 `import` is the same import as `investmap import policies FILE`, with one line per
 policy (created / new version / unchanged / refused). `test` runs the policies' own
@@ -9,13 +11,16 @@ version, or of the shipped examples. Exit status 1 when anything fails.
 
 import json
 import os
+import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from investmap.core.scope import OPERATOR, scope_for
 from investmap.policies import document, services
 from investmap.policies.models import Policy
+from investmap.resources.services import ServiceError
 
 
 def _dump(obj) -> str:
@@ -51,9 +56,71 @@ class Command(BaseCommand):
             "--examples", action="store_true", help="the shipped examples (policies/examples)"
         )
         te.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
+        ma = sub.add_parser("match", help="every enterprise (in the user's scope) against a policy")
+        ma.add_argument("--policy", required=True, help="policy code")
+        ma.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD (default: today)")
+        ma.add_argument("--user", help="act within this user's scope (default: the whole district)")
+        ma.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
+        re_ = sub.add_parser(
+            "refresh",
+            help="recompute the stored matches of every policy and push the new ones to officers",
+        )
+        re_.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD (default: today)")
+        re_.add_argument("--no-push", action="store_true", help="store only, send nothing")
 
     def handle(self, *args, action, **options):
-        return getattr(self, "do_" + action)(**options)
+        try:
+            return getattr(self, "do_" + action)(**options)
+        except ServiceError as exc:
+            if options.get("as_json"):
+                self.stdout.write(
+                    _dump(
+                        {
+                            "code": exc.code,
+                            "message": exc.message,
+                            "errors": getattr(exc, "errors", None),
+                        }
+                    )
+                )
+                sys.exit(2)
+            lines = [
+                f"  {k}: {'; '.join(v)}" for k, v in (getattr(exc, "errors", None) or {}).items()
+            ]
+            raise CommandError("\n".join([exc.message, *lines])) from None
+
+    # --- match, refresh ------------------------------------------------------------
+
+    def do_match(self, *, policy, as_of=None, user=None, as_json=False, **_opts):
+        scope = OPERATOR
+        if user:
+            account = get_user_model().objects.filter(username=user).first()
+            if account is None:
+                raise CommandError(_("no user named '%(user)s'") % {"user": user})
+            scope = scope_for(account)
+        out = services.matches(code=policy, scope=scope, as_of=as_of)
+        if as_json:
+            self.stdout.write(_dump(out))
+            return
+        self.stdout.write(
+            f"{out['policy']} v{out['version']} {out['as_of']}: "
+            + (_("in force") if out["in_force"] else _("not in force"))
+        )
+        for key, n in (out.get("summary") or {}).items():
+            self.stdout.write(f"  {key}: {n}")
+        for r in out["results"]:
+            if r["result"] == "eligible" or r["near_miss"]:
+                extra = r["amount_wan"] if r["result"] == "eligible" else r["failed"][0]["label"]
+                self.stdout.write(f"  {r['credit_code']}  {r['result']:<18} {extra}  {r['name']}")
+
+    def do_refresh(self, *, as_of=None, no_push=False, **_opts):
+        from investmap.policies import engine, push
+
+        counts = engine.refresh(as_of=services.search_as_of(as_of))
+        self.stdout.write(
+            _dump({k: v for k, v in counts.items() if k not in ("new", "newly_eligible")})
+        )
+        if not no_push:
+            self.stdout.write(_dump(push.push()))
 
     # --- import ------------------------------------------------------------------
 
