@@ -23,6 +23,7 @@ demo: install
 	$(BIN)/investmap migrate --noinput
 	$(BIN)/investmap demo --scale $(SCALE) --seed $(SEED) --if-empty
 	$(BIN)/investmap efficiency evaluate --all-years
+	for f in src/investmap/policies/examples/*.yaml; do $(BIN)/investmap import policies $$f || exit 1; done
 	$(BIN)/investmap ensure-admin
 	$(BIN)/investmap runserver $(HOST):$(PORT)
 
