@@ -210,6 +210,10 @@ EMAIL_HOST = os.environ.get("INVESTMAP_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("INVESTMAP_EMAIL_PORT", 25))
 DEFAULT_FROM_EMAIL = os.environ.get("INVESTMAP_EMAIL_FROM", "investmap@localhost")
 
+# Stored policy matches: recomputed right after each enterprise/indicator/policy change
+# ("commit") or only by `investmap policies refresh` ("off").
+INVESTMAP_POLICY_REFRESH = os.environ.get("INVESTMAP_POLICY_REFRESH", "commit")
+
 INVESTMAP_IMPORT_MAX_BYTES = int(os.environ.get("INVESTMAP_IMPORT_MAX_BYTES", 64 * 1024 * 1024))
 
 LOGGING = {
