@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from investmap.core.models import audit
 from investmap.core.scope import Scope
@@ -281,32 +281,32 @@ def import_report(*, content: bytes, filename: str, dry_run: bool, user=None) ->
 # --- reading: policies, conditions in words, matches ------------------------------
 
 FACT_LABELS = {
-    "industry_code": _lazy("industry code"),
-    "scale": _lazy("scale"),
-    "town": _lazy("town"),
-    "park": _lazy("park"),
-    "age_years": _lazy("years since founding"),
-    "certifications": _lazy("certifications"),
-    "employees": _lazy("employees"),
-    "revenue_wan": _lazy("revenue (10k yuan)"),
-    "tax_wan": _lazy("tax (10k yuan)"),
-    "rd_spend_wan": _lazy("R&D spend (10k yuan)"),
-    "rd_intensity": _lazy("R&D spend / revenue"),
-    "value_added_wan": _lazy("value added (10k yuan)"),
-    "output_wan": _lazy("industrial output (10k yuan)"),
-    "efficiency_grade": _lazy("efficiency grade (亩均)"),
+    "industry_code": gettext_lazy("industry code"),
+    "scale": gettext_lazy("scale"),
+    "town": gettext_lazy("town"),
+    "park": gettext_lazy("park"),
+    "age_years": gettext_lazy("years since founding"),
+    "certifications": gettext_lazy("certifications"),
+    "employees": gettext_lazy("employees"),
+    "revenue_wan": gettext_lazy("revenue (10k yuan)"),
+    "tax_wan": gettext_lazy("tax (10k yuan)"),
+    "rd_spend_wan": gettext_lazy("R&D spend (10k yuan)"),
+    "rd_intensity": gettext_lazy("R&D spend / revenue"),
+    "value_added_wan": gettext_lazy("value added (10k yuan)"),
+    "output_wan": gettext_lazy("industrial output (10k yuan)"),
+    "efficiency_grade": gettext_lazy("efficiency grade (亩均)"),
 }
 OP_WORDS = {
-    "eq": _lazy("is"),
-    "ne": _lazy("is not"),
-    "in": _lazy("is one of"),
-    "not_in": _lazy("is none of"),
+    "eq": gettext_lazy("is"),
+    "ne": gettext_lazy("is not"),
+    "in": gettext_lazy("is one of"),
+    "not_in": gettext_lazy("is none of"),
     "ge": "≥",
     "le": "≤",
     "gt": ">",
     "lt": "<",
-    "starts_with_any": _lazy("starts with"),
-    "contains": _lazy("includes"),
+    "starts_with_any": gettext_lazy("starts with"),
+    "contains": gettext_lazy("includes"),
 }
 
 
