@@ -104,15 +104,20 @@ def test_import_over_the_api(api, district):
         assert api("officer_t01").post("/api/v1/policies/import", {"file": f}).status_code == 403
 
 
-def test_push_once_and_the_digest(api, examples, users):
-    engine.refresh(as_of=dt.date(2026, 6, 1))
-    first = push.push()
-    assert first["sent"] >= 1
+def test_push_once_and_the_digest(api, examples, users, district):
+    from investmap.policies.models import Policy
+
+    # The import's commit refreshed the stored matches and pushed the new eligible firms.
+    kj = Policy.objects.get(code="KJ-2025-01").current
+    e1, e2 = district["enterprises"]["e1"], district["enterprises"]["e2"]
     mine = Notification.objects.filter(user=users["officer_t01"], kind="policy_match")
-    assert mine.filter(key__contains=":").count() >= 1
+    assert mine.filter(key=f"policy-match:{kj.pk}:{e1.pk}").count() == 1
+    # A near miss is for the digest, never a message of its own.
+    assert not Notification.objects.filter(key=f"policy-match:{kj.pk}:{e2.pk}").exists()
     assert push.push()["sent"] == 0  # never twice
     engine.refresh(as_of=dt.date(2026, 6, 1))
     assert push.push()["sent"] == 0
+    assert mine.filter(key=f"policy-match:{kj.pk}:{e1.pk}").count() == 1
     out = body(api("bureau").get("/api/v1/policies/digest"))
     kj = next(p for p in out["policies"] if p["code"] == "KJ-2025-01")
     assert [f["credit_code"] for f in kj["eligible"]] == [E1]

@@ -45,8 +45,13 @@ def _covering(unit_id: int | None, parents: dict[int, int | None]) -> list[int]:
 
 
 def push(*, match_ids=None, log=None) -> dict:
-    """Send the stored, not yet notified matches (eligible pairs and near misses)."""
-    qs = PolicyMatch.objects.filter(notified=False).select_related(
+    """Send the stored eligible pairs not yet notified (near misses go to the digest only)."""
+    # Near misses are for the digest, not for one message each: mark them, send nothing.
+    quiet = PolicyMatch.objects.filter(notified=False).exclude(result="eligible")
+    if match_ids is not None:
+        quiet = quiet.filter(pk__in=list(match_ids))
+    quiet.update(notified=True)
+    qs = PolicyMatch.objects.filter(notified=False, result="eligible").select_related(
         "version__policy", "enterprise__town", "enterprise__park"
     )
     if match_ids is not None:
@@ -55,7 +60,6 @@ def push(*, match_ids=None, log=None) -> dict:
     parents = dict(OrgUnit.objects.values_list("pk", "parent_id"))
     sent = skipped = 0
     done = []
-    parsed: dict[int, tuple] = {}
     for m in qs.iterator(chunk_size=2000):
         e = m.enterprise
         units = set()
@@ -64,15 +68,10 @@ def push(*, match_ids=None, log=None) -> dict:
                 units.update(_covering(place.org_unit_id, parents))
         recipients = {u.pk: u for unit in units for u in officers.get(unit, ())}
         policy = m.version.policy
-        if m.result == "eligible":
-            title = _("%(e)s qualifies for %(p)s") % {"e": e.name, "p": policy.title}
-        else:
-            title = _("%(e)s misses %(p)s by one condition") % {"e": e.name, "p": policy.title}
+        title = _("%(e)s qualifies for %(p)s") % {"e": e.name, "p": policy.title}
         body = ""
         if m.amount_wan is not None:
             body = _("Estimated amount: %(a)s 万元") % {"a": f"{m.amount_wan:,.2f}"}
-        elif m.failed:
-            body = _("Fails: %(c)s") % {"c": _failed_label(m, parsed)}
         for user in recipients.values():
             if notify(
                 user=user,

@@ -77,7 +77,10 @@ def mark(*, everything: bool = False, enterprises=(), policies=()) -> None:
 
 def _after_commit() -> None:
     try:
-        flush()
+        if flush():
+            from . import push
+
+            push.push()  # "policy finds the enterprise": new eligible firms, once
     except Exception:  # the marks stay for the next refresh
         log.exception("refreshing the stored policy matches failed; will retry on the next change")
 
