@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from investmap.core.choices import Role
-from investmap.core.models import OrgUnit, User, notify
+from investmap.core.models import Notification, OrgUnit, User
 from investmap.core.scope import Scope, scope_root
 
 from .models import PolicyMatch
@@ -59,33 +59,50 @@ def push(*, match_ids=None, log=None) -> dict:
     officers = _officers_by_unit()
     parents = dict(OrgUnit.objects.values_list("pk", "parent_id"))
     sent = skipped = 0
-    done = []
+    done: list[int] = []
+    batch: list[Notification] = []
+
+    def deliver():
+        # One query for what was delivered before, one bulk insert for the rest; the
+        # (user, key) constraint still guards against a concurrent run.
+        nonlocal sent, skipped
+        keys = {n.key for n in batch}
+        before = set(Notification.objects.filter(key__in=keys).values_list("user_id", "key"))
+        fresh = [n for n in batch if (n.user_id, n.key) not in before]
+        Notification.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
+        sent += len(fresh)
+        skipped += len(batch) - len(fresh)
+        batch.clear()
+
     for m in qs.iterator(chunk_size=2000):
         e = m.enterprise
         units = set()
         for place in (e.park, e.town):
             if place is not None:
                 units.update(_covering(place.org_unit_id, parents))
-        recipients = {u.pk: u for unit in units for u in officers.get(unit, ())}
+        recipients = {u.pk for unit in units for u in officers.get(unit, ())}
         policy = m.version.policy
         title = _("%(e)s qualifies for %(p)s") % {"e": e.name, "p": policy.title}
         body = ""
         if m.amount_wan is not None:
             body = _("Estimated amount: %(a)s 万元") % {"a": f"{m.amount_wan:,.2f}"}
-        for user in recipients.values():
-            if notify(
-                user=user,
-                key=f"policy-match:{m.version_id}:{e.pk}",
-                kind="policy_match",
-                title=title,
-                body=body,
-                url=f"/policies/{policy.code}/",
-            ):
-                sent += 1
-            else:
-                skipped += 1
+        for user_id in sorted(recipients):
+            batch.append(
+                Notification(
+                    user_id=user_id,
+                    key=f"policy-match:{m.version_id}:{e.pk}",
+                    kind="policy_match",
+                    title=title[:200],
+                    body=body,
+                    url=f"/policies/{policy.code}/",
+                )
+            )
         done.append(m.pk)
-    PolicyMatch.objects.filter(pk__in=done).update(notified=True)
+        if len(batch) >= 2000:
+            deliver()
+    deliver()
+    for i in range(0, len(done), 5000):
+        PolicyMatch.objects.filter(pk__in=done[i : i + 5000]).update(notified=True)
     if log:
         log(_("%(n)s messages sent, %(s)s already delivered") % {"n": sent, "s": skipped})
     return {"matches": len(done), "sent": sent, "already": skipped}
