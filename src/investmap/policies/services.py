@@ -17,7 +17,6 @@ Import and versioning (this first part; reading and matching services follow bel
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -32,7 +31,7 @@ from investmap.core.scope import Scope
 from investmap.resources.choices import Certification, EnterpriseScale
 from investmap.resources.importing import ImportReport, RowError
 from investmap.resources.models import Enterprise
-from investmap.resources.services import Forbidden, InvalidFilter, NotFound
+from investmap.resources.services import Forbidden, NotFound, parse_as_of
 
 from . import conditions as cond
 from . import search
@@ -399,17 +398,7 @@ def version_document(*, code: str, number: int, scope: Scope) -> dict:
     return {"code": code, "number": v.number, "digest": v.digest, "document": v.document}
 
 
-def search_as_of(value) -> dt.date:
-    if value in (None, ""):
-        return timezone.localdate()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidFilter(
-            {"as_of": [_("'%(v)s' is not a date; use YYYY-MM-DD") % {"v": value}]}
-        ) from None
+search_as_of = parse_as_of
 
 
 def _enterprises_in_scope(scope: Scope):

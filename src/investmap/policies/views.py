@@ -11,11 +11,9 @@ date is shown next to the form; a policy or enterprise outside the user's scope 
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,8 +23,15 @@ from django.utils.translation import gettext_lazy as _
 
 from investmap.core.scope import request_scope
 from investmap.core.views import resource_access_required
-from investmap.resources.services import Forbidden, InvalidFilter, NotFound, ServiceError
-from investmap.resources.views import api_base, fmt
+from investmap.resources.services import Forbidden, InvalidFilter, ServiceError
+from investmap.resources.views import (
+    api_base,
+    as_of_param,
+    fmt,
+    http_error,
+    page_number,
+    query_string,
+)
 
 from . import push, search, services
 from .choices import Level, MatchResult, PolicyType, Tag, Validity
@@ -60,39 +65,6 @@ def _require(request):
     except Forbidden as exc:
         raise PermissionDenied(exc.message) from None
     return scope
-
-
-def _raise_http(exc: ServiceError):
-    if isinstance(exc, NotFound):
-        raise Http404(exc.message) from None
-    if isinstance(exc, Forbidden):
-        raise PermissionDenied(exc.message) from None
-    raise exc
-
-
-def _query(**items) -> str:
-    """A query string of the items that have a value (lists repeat their key)."""
-    return urlencode({k: v for k, v in items.items() if v not in (None, "", [])}, doseq=True)
-
-
-def _page_no(request) -> int:
-    try:
-        return max(1, int(request.GET.get("page") or 1))
-    except ValueError:
-        return 1
-
-
-def _as_of(request) -> dt.date:
-    """The `as_of` of the address (default today); a bad date is shown and today used."""
-    raw = request.GET.get("as_of") or ""
-    try:
-        return services.search_as_of(raw)
-    except InvalidFilter:
-        messages.error(
-            request,
-            gettext("“%(value)s” is not a date (YYYY-MM-DD); today is shown.") % {"value": raw},
-        )
-        return timezone.localdate()
 
 
 def _paging(count: int, page: int, size: int, href) -> dict:
@@ -169,7 +141,7 @@ def _item(item: dict) -> dict:
 def search_page(request):
     """Full-text search with filters; ranked hits with highlighted snippets."""
     _require(request)
-    as_of = _as_of(request)
+    as_of = as_of_param(request)
     q = (request.GET.get("q") or "").strip()
     params = {
         "tags": request.GET.getlist("tags"),
@@ -180,8 +152,8 @@ def search_page(request):
         "industry": (request.GET.get("industry") or "").strip(),
     }
     filters = {k: v for k, v in params.items() if v}
-    page_no = _page_no(request)
-    as_of_param = request.GET.get("as_of") or None
+    page_no = page_number(request)
+    raw_as_of = request.GET.get("as_of") or None
     errors = None
     try:
         found = search.search(
@@ -203,7 +175,7 @@ def search_page(request):
         found = {"count": 0, "items": []}
 
     def href(n):
-        return "?" + _query(q=q, as_of=as_of_param, **filters, page=n if n > 1 else None)
+        return "?" + query_string(q=q, as_of=raw_as_of, **filters, page=n if n > 1 else None)
 
     ctx = {
         "tabs": _tabs("search"),
@@ -216,8 +188,9 @@ def search_page(request):
         "items": [_item(i) for i in found["items"]],
         "paging": _paging(found["count"], page_no, PAGE_SIZE, href),
         "filtered": bool(q or filters),
-        "api_href": f"{api_base()}policies?" + _query(q=q, as_of=as_of.isoformat(), **filters),
-        "detail_query": _query(as_of=as_of_param),
+        "api_href": f"{api_base()}policies?"
+        + query_string(q=q, as_of=as_of.isoformat(), **filters),
+        "detail_query": query_string(as_of=raw_as_of),
     }
     return render(request, "policies/search.html", ctx)
 
@@ -244,7 +217,7 @@ ROW_ORDER = {"eligible": 0, "near_miss": 1, "insufficient_data": 2, "ineligible"
 def policy_page(request, code: str):
     """The policy: text, interpretation, conditions in words, versions, and who matches it."""
     scope = _require(request)
-    as_of = _as_of(request)
+    as_of = as_of_param(request)
     wanted = request.GET.get("result") or ""
     if wanted not in ("", *MATCH_FILTERS):
         messages.error(request, gettext("Unknown result filter; all results are shown."))
@@ -253,19 +226,21 @@ def policy_page(request, code: str):
         d = services.detail(code=code, scope=scope, as_of=as_of)
         m = services.matches(code=code, scope=scope, as_of=as_of)
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     rows = [_match_row(r) for r in m["results"]]
     rows.sort(key=lambda r: (ROW_ORDER[r["key"]], -(r["amount_wan"] or 0), r["credit_code"]))
     shown = [r for r in rows if wanted in ("", r["key"])]
     summary = m.get("summary") or {}
-    as_of_param = request.GET.get("as_of") or None
+    raw_as_of = request.GET.get("as_of") or None
 
     def href(n):
         return (
-            "?" + _query(as_of=as_of_param, result=wanted, page=n if n > 1 else None) + "#matches"
+            "?"
+            + query_string(as_of=raw_as_of, result=wanted, page=n if n > 1 else None)
+            + "#matches"
         )
 
-    paging = _paging(len(shown), _page_no(request), MATCH_PAGE, href)
+    paging = _paging(len(shown), page_number(request), MATCH_PAGE, href)
     counts = {
         "eligible": summary.get("eligible", 0),
         "near_miss": summary.get("near_miss", 0),
@@ -278,7 +253,7 @@ def policy_page(request, code: str):
             "label": label,
             "color": color,
             "count": counts[key],
-            "href": "?" + _query(as_of=as_of_param, result=key) + "#matches",
+            "href": "?" + query_string(as_of=raw_as_of, result=key) + "#matches",
             "active": wanted == key,
         }
         for key, label, color in (
@@ -307,12 +282,12 @@ def policy_page(request, code: str):
         "total_amount_fmt": _amount(total_amount) if counts["eligible"] else "—",
         "filters": filters,
         "wanted": wanted,
-        "all_href": "?" + _query(as_of=as_of_param) + "#matches",
+        "all_href": "?" + query_string(as_of=raw_as_of) + "#matches",
         "rows": shown[paging["offset"] : paging["offset"] + MATCH_PAGE],
         "paging": paging,
-        "api_href": f"{api_base()}policies/{code}/matches?" + _query(as_of=as_of.isoformat()),
+        "api_href": f"{api_base()}policies/{code}/matches?" + query_string(as_of=as_of.isoformat()),
         "version_href": f"{api_base()}policies/{code}/versions/",
-        "enterprise_query": _query(as_of=as_of_param),
+        "enterprise_query": query_string(as_of=raw_as_of),
     }
     return render(request, "policies/detail.html", ctx)
 
@@ -325,11 +300,11 @@ def enterprise_page(request, credit_code: str):
     """Every policy in force against one enterprise: eligible, near misses, need more
     information, and the other ineligible ones (collapsed)."""
     scope = _require(request)
-    as_of = _as_of(request)
+    as_of = as_of_param(request)
     try:
         out = services.enterprise_policies(credit_code=credit_code, scope=scope, as_of=as_of)
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     groups = {"eligible": [], "near_miss": [], "insufficient_data": [], "ineligible": []}
     for r in out["results"]:
         row = _match_row(r)
@@ -342,9 +317,9 @@ def enterprise_page(request, credit_code: str):
         "groups": groups,
         "total": len(out["results"]),
         "total_amount_fmt": _amount(sum(amounts)) if amounts else "—",
-        "policy_query": _query(as_of=request.GET.get("as_of") or None),
+        "policy_query": query_string(as_of=request.GET.get("as_of") or None),
         "api_href": f"{api_base()}enterprises/{credit_code}/policies?"
-        + _query(as_of=as_of.isoformat()),
+        + query_string(as_of=as_of.isoformat()),
     }
     return render(request, "policies/enterprise.html", ctx)
 
@@ -388,6 +363,6 @@ def digest_page(request):
         "policies": policies,
         "eligible_total": sum(len(p["eligible"]) for p in policies),
         "near_total": sum(p["near_count"] for p in policies),
-        "api_href": f"{api_base()}policies/digest?" + _query(days=days),
+        "api_href": f"{api_base()}policies/digest?" + query_string(days=days),
     }
     return render(request, "policies/digest.html", ctx)

@@ -28,6 +28,7 @@ from investmap.resources.services import (
     InvalidFilter,
     NotFound,
     ServiceError,
+    parse_as_of,
 )
 
 from . import access, lifecycle
@@ -143,22 +144,6 @@ AMOUNTS = [k for k, v in EDITABLE.items() if v == "amount"]
 
 def today() -> dt.date:
     return timezone.localdate()
-
-
-def _as_of(value) -> dt.date:
-    if value is None or value == "":
-        return today()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidFilter(
-            {"as_of": [_("'%(v)s' is not a date; use YYYY-MM-DD") % {"v": value}]}
-        ) from None
-
-
-parse_as_of = _as_of
 
 
 def _require(scope: Scope) -> None:
@@ -746,7 +731,7 @@ def create(
     _require(scope)
     if not access.can_create(scope):
         raise Forbidden(_("Your role cannot create projects."))
-    on = _as_of(as_of)
+    on = parse_as_of(as_of)
     values = _clean(data, CREATE_FIELDS, required=("name",))
     if scope.role == Role.TOWN_OFFICER and not any(values.get(k) for k in ("town", "park", "team")):
         _default_unit(values, scope)
@@ -789,7 +774,7 @@ def update(
     )
     if if_match.strip() not in (etag(project), f"W/{etag(project)}"):
         raise PreconditionFailed(etag(project))
-    on = _as_of(as_of)
+    on = parse_as_of(as_of)
     values = _clean(changes, set(EDITABLE))
     before = {k: getattr(project, k) for k in values}
     old_investor = (project.investor_id, project.investor_name)
@@ -934,7 +919,7 @@ def transition(
         .select_related("town", "park", "team", "investor")
         .get(pk=project.pk)
     )
-    on = _as_of(as_of)
+    on = parse_as_of(as_of)
     given = _parse_milestones(milestones)
     if to not in Stage.values:
         raise InvalidChange(
@@ -1075,7 +1060,7 @@ def decide(
         raise InvalidChange({"decision": [_("accepted: approve, reject")]})
     if decision == "reject" and not (reason or "").strip():
         raise InvalidChange({"reason": [_("say why the request is rejected")]})
-    on = _as_of(as_of)
+    on = parse_as_of(as_of)
     project = (
         Project.objects.select_for_update(of=("self",))
         .select_related("investor")
@@ -1323,7 +1308,7 @@ def choose_site(
             text = _("site chosen: parcels %(p)s") % {"p": ", ".join(codes)}
     project.version += 1
     _save(project, user)
-    _touch(project, kind=ActivityKind.EDIT, on=_as_of(as_of), text=text, user=user)
+    _touch(project, kind=ActivityKind.EDIT, on=parse_as_of(as_of), text=text, user=user)
     return project
 
 
@@ -1396,7 +1381,7 @@ def _import(*, body: dict, scope: Scope, user, as_of) -> dict:
         or not isinstance(body["projects"], list)
     ):
         raise InvalidChange({"projects": [_('the body is {"projects": [ … ]}')]})
-    on = _as_of(as_of)
+    on = parse_as_of(as_of)
     errors: dict[str, list[str]] = {}
     out = []
     for i, item in enumerate(body["projects"]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -30,7 +30,15 @@ from investmap.core.scope import request_scope
 from investmap.core.views import resource_access_required
 from investmap.matching import services as matching_services
 from investmap.resources.services import Forbidden, InvalidFilter, NotFound, ServiceError
-from investmap.resources.views import api_base, fmt, js_config
+from investmap.resources.views import (
+    api_base,
+    as_of_param,
+    fmt,
+    http_error,
+    js_config,
+    page_number,
+    query_string,
+)
 
 from . import access, presenters, services
 from .choices import (
@@ -94,37 +102,12 @@ def _require(scope) -> None:
         raise PermissionDenied(gettext("Your role has no access to the project library."))
 
 
-def _raise_http(exc: ServiceError):
-    if isinstance(exc, NotFound):
-        raise Http404(exc.message) from None
-    if isinstance(exc, Forbidden):
-        raise PermissionDenied(exc.message) from None
-    raise exc
 
 
-def _query(**items) -> str:
-    """A query string of the items that have a value (lists repeat their key)."""
-    return urlencode({k: v for k, v in items.items() if v not in (None, "", [])}, doseq=True)
 
 
-def _page_no(request) -> int:
-    try:
-        return max(1, int(request.GET.get("page") or 1))
-    except ValueError:
-        return 1
 
 
-def _as_of(request):
-    """The `as_of` of the address (default today); a bad date is shown and today used."""
-    raw = request.GET.get("as_of") or ""
-    try:
-        return services.parse_as_of(raw)
-    except InvalidFilter:
-        messages.error(
-            request,
-            gettext("“%(value)s” is not a date (YYYY-MM-DD); today is shown.") % {"value": raw},
-        )
-        return services.today()
 
 
 def _date_param(request, name: str):
@@ -157,7 +140,7 @@ def project_list(request, create_state: dict | None = None, status: int = 200):
     _require(scope)
     params = presenters.filter_params(request.GET)
     order = request.GET.get("order") or "updated"
-    page_no = _page_no(request)
+    page_no = page_number(request)
     errors = None
     try:
         qs = services.search(params={**params, "order": order}, scope=scope)
@@ -175,7 +158,7 @@ def project_list(request, create_state: dict | None = None, status: int = 200):
         rows = []
 
     def page_href(n):
-        return "?" + _query(**params, order=order if order != "updated" else None, page=n)
+        return "?" + query_string(**params, order=order if order != "updated" else None, page=n)
 
     ctx = _base_ctx(
         request,
@@ -197,8 +180,8 @@ def project_list(request, create_state: dict | None = None, status: int = 200):
         prev_href=page_href(paging["page"] - 1) if paging["page"] > 1 else None,
         next_href=page_href(paging["page"] + 1) if paging["page"] < paging["pages"] else None,
         filtered=bool(params),
-        export_xlsx=f"{api_base()}projects/export.xlsx?" + _query(**params, order=order),
-        board_href=reverse("projects:board") + ("?" + _query(**params) if params else ""),
+        export_xlsx=f"{api_base()}projects/export.xlsx?" + query_string(**params, order=order),
+        board_href=reverse("projects:board") + ("?" + query_string(**params) if params else ""),
         can_create=access.can_create(scope),
         create=create_state or {"values": {}, "errors": {}},
         create_categories=Category.legend(),
@@ -249,7 +232,7 @@ def project_create(request):
             status=exc.status,
         )
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     messages.success(
         request,
         gettext("Project %(code)s created at stage %(stage)s.")
@@ -286,8 +269,8 @@ def board(request):
             else None
         ),
         filtered=bool(params),
-        list_href=reverse("projects:list") + ("?" + _query(**params) if params else ""),
-        export_xlsx=f"{api_base()}projects/export.xlsx?" + _query(**params),
+        list_href=reverse("projects:list") + ("?" + query_string(**params) if params else ""),
+        export_xlsx=f"{api_base()}projects/export.xlsx?" + query_string(**params),
     )
     ctx["im_config"] = _config(request, page="board")
     return render(request, "projects/board.html", ctx)
@@ -301,7 +284,7 @@ def _file_context(request, code: str, forms: dict | None = None) -> dict:
     try:
         d = services.detail(code=code, scope=scope)
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     category = d["category"]
     activities = [
         {
@@ -391,7 +374,7 @@ def detail(request, code: str):
 def _refused(request, code: str, form: str, exc: ServiceError, values: dict):
     """The file again with the refused form open, its input kept and the messages shown."""
     if isinstance(exc, NotFound | Forbidden):
-        _raise_http(exc)
+        http_error(exc)
     state = {
         "values": values,
         "errors": getattr(exc, "errors", {}) or {},
@@ -409,7 +392,7 @@ def move(request, code: str):
     try:
         project = services.get(code=code, scope=scope, edit=True)
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     to, milestones, reason = presenters.move_request(request.POST, project.category)
     try:
         result = services.transition(
@@ -486,7 +469,7 @@ def document(request, code: str, doc_id: int):
     try:
         doc = services.document(code=code, doc_id=doc_id, scope=scope)
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     try:
         handle = doc.file.open("rb")
     except (FileNotFoundError, OSError):
@@ -587,7 +570,7 @@ def edit(request, code: str):
     try:
         project = services.get(code=code, scope=scope, edit=True)
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     contacts = access.contacts_visible(scope, project)
     posted, errors, changed, conflict, message = None, {}, {}, False, ""
     etag = services.etag(project)
@@ -612,7 +595,7 @@ def edit(request, code: str):
             errors, status, message = exc.errors, exc.status, exc.message
             etag = sent_etag  # the same version: the user corrects and saves again
         except ServiceError as exc:
-            _raise_http(exc)
+            http_error(exc)
         else:
             messages.success(request, gettext("Saved."))
             return redirect("projects:detail", code=code)
@@ -651,7 +634,7 @@ def sheet(request, code: str):
     try:
         d = services.detail(code=code, scope=scope)
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     content = pdf.sheet(d)
     audit(user=request.user, action="export", target="projects", code=code, format="pdf")
     name = f"{code}.pdf"
@@ -669,7 +652,7 @@ def alert_list(request):
 
     scope = request_scope(request)
     _require(scope)
-    as_of = _as_of(request)
+    as_of = as_of_param(request)
     found = alerts.compute(as_of=as_of, scope=scope)
     wanted = request.GET.get("type") or ""
     counts = {t: 0 for t in AlertType.values}
@@ -691,7 +674,7 @@ def alert_list(request):
         {
             **presenters.badge(AlertType, t),
             "count": counts.get(t, 0),
-            "href": "?" + _query(as_of=request.GET.get("as_of"), type=t),
+            "href": "?" + query_string(as_of=request.GET.get("as_of"), type=t),
             "active": t == wanted,
         }
         for t in AlertType.values
@@ -705,8 +688,8 @@ def alert_list(request):
         total=len(found),
         types=types,
         wanted=wanted,
-        all_href="?" + _query(as_of=request.GET.get("as_of")),
-        api_href=f"{api_base()}projects/alerts?" + _query(as_of=as_of.isoformat()),
+        all_href="?" + query_string(as_of=request.GET.get("as_of")),
+        api_href=f"{api_base()}projects/alerts?" + query_string(as_of=as_of.isoformat()),
     )
     ctx["im_config"] = _config(request, page="alerts")
     return render(request, "projects/alerts.html", ctx)
@@ -719,7 +702,7 @@ def approval_list(request):
     try:
         pending = services.pending_approvals(scope=scope)
     except ServiceError as exc:
-        _raise_http(exc)
+        http_error(exc)
     me = request.user.get_username()
     rows = [
         {
@@ -747,7 +730,7 @@ def overview(request):
 
     scope = request_scope(request)
     _require(scope)
-    as_of = _as_of(request)
+    as_of = as_of_param(request)
     date_from = _date_param(request, "from")
     date_to = _date_param(request, "to")
     period = {"scope": scope, "date_from": date_from, "date_to": date_to, "as_of": as_of}
@@ -765,7 +748,7 @@ def overview(request):
     ov = presenters.overview(
         groups=groups, funnel=funnel, key=key, ranking=ranking, performance=performance
     )
-    query = _query(
+    query = query_string(
         **{
             "from": date_from.isoformat() if date_from else None,
             "to": date_to.isoformat() if date_to else None,

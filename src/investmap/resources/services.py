@@ -11,6 +11,7 @@ with field errors), `Conflict` (409, with the current version).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import math
@@ -22,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.db.models.functions import Floor
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from investmap.core import geo
@@ -163,6 +165,20 @@ class Conflict(ServiceError):
 
 
 # --- helpers -----------------------------------------------------------------
+
+
+def parse_as_of(value, *, field: str = "as_of") -> dt.date:
+    """A date parameter ("today matters" here): blank is today, a date passes, else YYYY-MM-DD."""
+    if value is None or value == "":
+        return timezone.localdate()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidFilter(
+            {field: [_("'%(v)s' is not a date; use YYYY-MM-DD") % {"v": value}]}
+        ) from None
 
 
 def _require_resources(scope: Scope) -> None:

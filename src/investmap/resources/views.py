@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Max, Min
@@ -402,6 +403,40 @@ def attributes(kind: str, row: dict, names: dict, keys=None) -> list[dict]:
         if c["key"] in own:
             c["href"] = None
     return cells
+
+
+def http_error(exc: services.ServiceError):
+    """A service refusal on a page: 404 for not found, 403 for forbidden, else re-raised."""
+    if isinstance(exc, services.NotFound):
+        raise Http404(exc.message) from None
+    if isinstance(exc, services.Forbidden):
+        raise PermissionDenied(exc.message) from None
+    raise exc
+
+
+def query_string(**items) -> str:
+    """A query string of the items that have a value (lists repeat their key)."""
+    return urlencode({k: v for k, v in items.items() if v not in (None, "", [])}, doseq=True)
+
+
+def page_number(request) -> int:
+    try:
+        return max(1, int(request.GET.get("page") or 1))
+    except ValueError:
+        return 1
+
+
+def as_of_param(request):
+    """The `as_of` of the address (default today); a bad date is shown and today used."""
+    raw = request.GET.get("as_of") or ""
+    try:
+        return services.parse_as_of(raw)
+    except services.InvalidFilter:
+        messages.error(
+            request,
+            gettext("“%(value)s” is not a date (YYYY-MM-DD); today is shown.") % {"value": raw},
+        )
+        return services.parse_as_of(None)
 
 
 def _query_without(params: QueryDict, *drop: str) -> str:
