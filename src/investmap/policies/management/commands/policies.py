@@ -9,25 +9,18 @@ test cases: of a file (nothing is written), of every stored policy's current
 version, or of the shipped examples. Exit status 1 when anything fails.
 """
 
-import json
 import os
-import sys
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
-from investmap.core.scope import OPERATOR, scope_for
 from investmap.policies import document, services
 from investmap.policies.models import Policy
-from investmap.resources.services import ServiceError
+from investmap.resources.commands import ScopedCommand, dump
 
 
-def _dump(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
-
-
-class Command(BaseCommand):
+class Command(ScopedCommand):
     help = "Policy library: import policy documents, run their own test cases."
 
     def add_arguments(self, parser):
@@ -68,38 +61,12 @@ class Command(BaseCommand):
         re_.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD (default: today)")
         re_.add_argument("--no-push", action="store_true", help="store only, send nothing")
 
-    def handle(self, *args, action, **options):
-        try:
-            return getattr(self, "do_" + action)(**options)
-        except ServiceError as exc:
-            if options.get("as_json"):
-                self.stdout.write(
-                    _dump(
-                        {
-                            "code": exc.code,
-                            "message": exc.message,
-                            "errors": getattr(exc, "errors", None),
-                        }
-                    )
-                )
-                sys.exit(2)
-            lines = [
-                f"  {k}: {'; '.join(v)}" for k, v in (getattr(exc, "errors", None) or {}).items()
-            ]
-            raise CommandError("\n".join([exc.message, *lines])) from None
-
     # --- match, refresh ------------------------------------------------------------
 
-    def do_match(self, *, policy, as_of=None, user=None, as_json=False, **_opts):
-        scope = OPERATOR
-        if user:
-            account = get_user_model().objects.filter(username=user).first()
-            if account is None:
-                raise CommandError(_("no user named '%(user)s'") % {"user": user})
-            scope = scope_for(account)
+    def do_match(self, *, scope, policy, as_of=None, as_json=False, **_opts):
         out = services.matches(code=policy, scope=scope, as_of=as_of)
         if as_json:
-            self.stdout.write(_dump(out))
+            self.stdout.write(dump(out))
             return
         self.stdout.write(
             f"{out['policy']} v{out['version']} {out['as_of']}: "
@@ -117,26 +84,23 @@ class Command(BaseCommand):
 
         counts = engine.refresh(as_of=services.search_as_of(as_of))
         self.stdout.write(
-            _dump({k: v for k, v in counts.items() if k not in ("new", "newly_eligible")})
+            dump({k: v for k, v in counts.items() if k not in ("new", "newly_eligible")})
         )
         if not no_push:
-            self.stdout.write(_dump(push.push()))
+            self.stdout.write(dump(push.push()))
 
     # --- import ------------------------------------------------------------------
 
     def do_import(self, *, file, dry_run, as_json, user, **_opts):
-        author = None
-        if user:
-            author = get_user_model().objects.filter(username=user).first()
-            if author is None:
-                raise CommandError(_("no user named '%(user)s'") % {"user": user})
+        # ScopedCommand has refused an unknown --user already.
+        author = get_user_model().objects.get(username=user) if user else None
         content = _read(file)
         filename = os.path.basename(file)
         report = services.import_policies(
             content=content, filename=filename, dry_run=dry_run, user=author
         )
         if as_json:
-            self.stdout.write(_dump(report))
+            self.stdout.write(dump(report))
         else:
             self.stdout.write(self.human(filename, report))
         if report["errors"]:
@@ -198,7 +162,7 @@ class Command(BaseCommand):
             results += _test_stored()
         failures = sum(len(r["problems"]) for r in results)
         if as_json:
-            self.stdout.write(_dump({"policies": results, "failures": failures}))
+            self.stdout.write(dump({"policies": results, "failures": failures}))
         else:
             for r in results:
                 where = r["code"] or "?"
