@@ -508,14 +508,19 @@ def ruleset_dirs() -> list[Path]:
     return [BUILTIN_DIR, *(Path(d) for d in extra)]
 
 
-def available() -> dict[str, Path]:
-    """Ruleset name → its file (later directories override earlier ones)."""
+def yaml_files(dirs) -> dict[str, Path]:
+    """Document name → its .yaml file in `dirs` (later directories override earlier ones)."""
     found: dict[str, Path] = {}
-    for d in ruleset_dirs():
+    for d in dirs:
         if d.is_dir():
             for p in sorted(d.glob("*.yaml")):
                 found[p.stem] = p
     return found
+
+
+def available() -> dict[str, Path]:
+    """Ruleset name → its file (later directories override earlier ones)."""
+    return yaml_files(ruleset_dirs())
 
 
 def load(name: str) -> Ruleset:

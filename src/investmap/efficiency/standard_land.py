@@ -31,7 +31,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .rules import CODE_RE, RulesetError, _jsonable, _prefixes, digest_of, open_document
+from .rules import CODE_RE, RulesetError, _jsonable, _prefixes, digest_of, open_document, yaml_files
 from .rules import Checker as _Checker
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "standard_land"
@@ -335,12 +335,7 @@ def ruleset_dirs() -> list[Path]:
 
 def available() -> dict[str, Path]:
     """Table name → its file (later directories override earlier ones)."""
-    found: dict[str, Path] = {}
-    for d in ruleset_dirs():
-        if d.is_dir():
-            for p in sorted(d.glob("*.yaml")):
-                found[p.stem] = p
-    return found
+    return yaml_files(ruleset_dirs())
 
 
 @lru_cache(maxsize=32)

@@ -27,7 +27,6 @@ indicator is normalised, with the source and test cases; see `parse_ruleset`).
 from __future__ import annotations
 
 import datetime as dt
-import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -516,7 +515,6 @@ RULESET_DIR = Path(__file__).resolve().parent / "rulesets"
 PREFIX = "performance-"
 INDICATORS = ("leads_converted", "signed_wan", "projects_started", "capital_wan", "overdue_starts")
 METHODS = ("max", "efficacy", "target", "per_unit")
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 TOLERANCE = 1e-3
 _TOP = {"name", "title", "title_en", "region", "year", "source", "notes", "indicators", "cases"}
 _IND = {"code", "label", "label_en", "unit", "weight", "method", "base", "target", "cap", "note"}
