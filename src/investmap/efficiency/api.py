@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Status
 
 from investmap.core.scope import request_scope
-from investmap.resources.api import ERRORS, json_body, service_errors
+from investmap.resources.api import ERRORS, int_param, json_body, service_errors
 from investmap.resources.services import InvalidFilter
 
 from . import services
@@ -23,19 +23,6 @@ FILTER_DOC = (
 
 def _filters(request) -> dict:
     return {k: request.GET.get(k) for k in services.RESULT_FILTERS if k in request.GET}
-
-
-def _int(request, name: str, default=None, *, lo=None, hi=None):
-    raw = request.GET.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidFilter({name: _("must be a whole number")}) from None
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise InvalidFilter({name: _("must be between %(lo)s and %(hi)s") % {"lo": lo, "hi": hi}})
-    return value
 
 
 @router.post(
@@ -99,8 +86,8 @@ def evaluations(request, year: int, ruleset: str | None = None, version: int | N
         scope=request_scope(request),
         params=_filters(request),
         order=request.GET.get("order"),
-        limit=_int(request, "limit", None, lo=1, hi=10000),
-        offset=_int(request, "offset", 0, lo=0, hi=10**9),
+        limit=int_param(request, "limit", None, lo=1, hi=10000),
+        offset=int_param(request, "offset", 0, lo=0, hi=10**9),
     )
 
 

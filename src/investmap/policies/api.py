@@ -9,7 +9,7 @@ from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from investmap.core.scope import request_scope
-from investmap.resources.api import ERRORS, service_errors
+from investmap.resources.api import ERRORS, int_param, service_errors
 from investmap.resources.services import Forbidden, InvalidFilter
 
 from . import push, search, services
@@ -23,16 +23,6 @@ SEARCH_DOC = (
     "(default today), limit, offset."
 )
 SEARCH_FILTERS = ("tags", "level", "type", "issuer", "industry", "validity")
-
-
-def _int(request, name, default):
-    raw = request.GET.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidFilter({name: [_("must be a whole number")]}) from None
 
 
 @router.get("/policies", response=JSON, summary="Search policies", description=SEARCH_DOC)
@@ -54,8 +44,8 @@ def list_policies(request):
         q=request.GET.get("q", ""),
         filters=filters,
         as_of=services.search_as_of(request.GET.get("as_of")),
-        limit=_int(request, "limit", 50),
-        offset=_int(request, "offset", 0),
+        limit=int_param(request, "limit", 50),
+        offset=int_param(request, "offset", 0),
     )
 
 
@@ -89,7 +79,7 @@ def import_policies(request, file: UploadedFile = File(...), dry_run: bool = For
 def digest(request):
     scope = request_scope(request)
     services._require(scope)
-    days = _int(request, "days", 30)
+    days = int_param(request, "days", 30)
     since = timezone.now() - dt.timedelta(days=max(days, 0))
     return {"days": days, "policies": push.digest(scope=scope, since=since)}
 

@@ -8,15 +8,14 @@ GET /projects/alerts, GET /projects/stats.
 
 import datetime as dt
 from typing import Any
-from urllib.parse import quote
 
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from investmap.core.scope import request_scope
-from investmap.resources.api import ERRORS, json_body, service_errors
+from investmap.resources.api import ERRORS, download, int_param, json_body, service_errors
 from investmap.resources.services import InvalidFilter
 
 from . import services
@@ -33,19 +32,6 @@ JSON = {200: dict[str, Any], **ERRORS}
 
 def _params(request) -> dict:
     return {k: v for k, v in request.GET.items()}
-
-
-def _int(request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.GET.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidFilter({name: [_("must be a whole number")]}) from None
-    if not lo <= value <= hi:
-        raise InvalidFilter({name: [_("must be between %(lo)s and %(hi)s") % {"lo": lo, "hi": hi}]})
-    return value
 
 
 def _date(request, name: str) -> dt.date | None:
@@ -67,14 +53,6 @@ def _with_etag(project, scope, status=200) -> JsonResponse:
     return response
 
 
-def _download(content: bytes, name: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = (
-        f"attachment; filename=\"{name.encode('ascii', 'replace').decode()}\"; filename*=UTF-8''{quote(name)}"
-    )
-    return response
-
-
 # --- fixed paths first (/projects/{code} would match them too) -------------------
 
 
@@ -83,8 +61,8 @@ def _download(content: bytes, name: str, content_type: str) -> HttpResponse:
 def list_projects(request):
     scope = request_scope(request)
     params = _params(request)
-    page = _int(request, "page", 1, 1, 10**6)
-    size = _int(request, "size", 50, 1, 500)
+    page = int_param(request, "page", 1, lo=1, hi=10**6)
+    size = int_param(request, "size", 50, lo=1, hi=500)
     qs = services.search(params=params, scope=scope)
     total = qs.count()
     items = [services.row(p, scope) for p in qs[(page - 1) * size : page * size]]
@@ -140,9 +118,10 @@ def export_xlsx(request):
     content = services.export_xlsx(
         params=_params(request), scope=request_scope(request), user=request.user
     )
-    return _download(
+    return download(
         content,
-        f"{_('projects')}-{dt.date.today():%Y%m%d}.xlsx",
+        _("projects"),
+        "xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 

@@ -102,14 +102,6 @@ def _require(scope) -> None:
         raise PermissionDenied(gettext("Your role has no access to the project library."))
 
 
-
-
-
-
-
-
-
-
 def _date_param(request, name: str):
     raw = request.GET.get(name) or ""
     if not raw:

@@ -229,6 +229,22 @@ def json_body(request, allowed: set[str] | None, required: set[str] = frozenset(
     return body
 
 
+def int_param(request, name: str, default=None, *, lo=None, hi=None):
+    """A whole-number query parameter, refused with what is accepted."""
+    raw = request.GET.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise services.InvalidFilter({name: [_("must be a whole number")]}) from None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise services.InvalidFilter(
+            {name: [_("must be between %(lo)s and %(hi)s") % {"lo": lo, "hi": hi}]}
+        )
+    return value
+
+
 def _kind(kind) -> str:
     return kind.value if isinstance(kind, Enum) else str(kind)
 
@@ -304,11 +320,13 @@ def list_resources(
     return {"count": count, "page": page, "page_size": page_size, "items": items}
 
 
-def _download(content: bytes, kind: str, ext: str, content_type: str) -> HttpResponse:
-    name = f"{kind}-{dt.date.today():%Y%m%d}.{ext}"
+def download(content: bytes, stem: str, ext: str, content_type: str) -> HttpResponse:
+    """An attachment named `<stem>-<yyyymmdd>.<ext>` (UTF-8 name, ASCII fallback)."""
+    name = f"{stem}-{dt.date.today():%Y%m%d}.{ext}"
+    fallback = name.encode("ascii", "replace").decode()
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = (
-        f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
     )
     return response
 
@@ -324,7 +342,7 @@ def export_xlsx(request, kind: Kind):
     content = services.export_xlsx(
         kind=_kind(kind), params=request.GET, scope=request_scope(request), user=request.user
     )
-    return _download(
+    return download(
         content,
         _kind(kind),
         "xlsx",
@@ -343,7 +361,7 @@ def export_geojson(request, kind: Kind):
     content = services.export_geojson(
         kind=_kind(kind), params=request.GET, scope=request_scope(request), user=request.user
     )
-    return _download(content, _kind(kind), "geojson", "application/geo+json")
+    return download(content, _kind(kind), "geojson", "application/geo+json")
 
 
 @router.get(
