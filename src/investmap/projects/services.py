@@ -693,13 +693,15 @@ def _default_unit(values: dict, scope: Scope) -> None:
             values["town"] = town
 
 
-def _touch(project: Project, *, kind: str, on: dt.date, text: str = "", user=None) -> None:
-    Activity.objects.create(
+def _touch(project: Project, *, kind: str, on: dt.date, text: str = "", user=None) -> Activity:
+    """A timeline entry; a day that has come moves the rot clock (a scheduled one does not)."""
+    activity = Activity.objects.create(
         project=project, kind=kind, on=on, text=text, user=user if _real(user) else None
     )
     if on <= today() and (project.last_touched_on is None or on > project.last_touched_on):
         Project.objects.filter(pk=project.pk).update(last_touched_on=on)
         project.last_touched_on = on
+    return activity
 
 
 def _real(user) -> bool:
@@ -1177,12 +1179,7 @@ def add_activity(*, code: str, kind: str, on, text: str, scope: Scope, user=None
         errors["text"] = [_("this field is required")]
     if errors:
         raise InvalidChange(errors)
-    activity = Activity.objects.create(
-        project=project, kind=kind, on=day, text=text.strip(), user=user if _real(user) else None
-    )
-    if day <= today() and (project.last_touched_on is None or day > project.last_touched_on):
-        Project.objects.filter(pk=project.pk).update(last_touched_on=day)
-    return activity
+    return _touch(project, kind=kind, on=day, text=text.strip(), user=user)
 
 
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
